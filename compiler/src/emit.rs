@@ -1,0 +1,1 @@
+//! Stage 7: compiler types -> artifact schema; atomic write.
