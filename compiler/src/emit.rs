@@ -1,1 +1,122 @@
-//! Stage 7: compiler types -> artifact schema; atomic write.
+//! Stage 7: compiler types -> artifact schema ([`syncodec_artifacts::schema`]), and the atomic
+//! write of the artifact file.
+//!
+//! **Invariant:** the output depends only on the compiled grammar (no hash-map iteration order,
+//! no timestamps), so the same inputs give a byte-identical artifact.
+
+use std::io::Write;
+use std::path::Path;
+
+use syncodec_artifacts::schema::{self, CompiledGrammar, Payload, NONE, RULE_BIT};
+
+use crate::lexical::TerminalDfa;
+use crate::lower::Symbol;
+use crate::Compiled;
+
+/// Errors of writing an artifact.
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    #[error(transparent)]
+    Encode(#[from] syncodec_artifacts::EncodeError),
+    #[error("could not write {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+/// Converts one terminal DFA to its archived form.
+pub fn dfa_to_schema(dfa: &TerminalDfa) -> schema::Dfa {
+    schema::Dfa {
+        start: dfa.start,
+        n_states: dfa.n_states() as u32,
+        n_classes: dfa.n_classes,
+        classes: dfa.classes.to_vec(),
+        trans: dfa.trans.clone(),
+        flags: dfa
+            .accepting
+            .iter()
+            .zip(&dfa.live)
+            .map(|(&acc, &live)| (if acc { schema::DFA_ACCEPTING } else { 0 }) | (if live { schema::DFA_LIVE } else { 0 }))
+            .collect(),
+    }
+}
+
+/// The archived grammar for `compiled`.
+pub fn compiled_grammar(compiled: &Compiled) -> CompiledGrammar {
+    let bnf = &compiled.bnf;
+    let terminals = bnf
+        .terminals
+        .iter()
+        .map(|(id, def)| schema::Terminal {
+            name: def.name.clone(),
+            display: def.display.clone(),
+            priority: def.priority,
+            kind: def.kind,
+            dfa: compiled.lexical.terminals.get(id).and_then(|d| d.as_ref()).map(dfa_to_schema),
+        })
+        .collect();
+    let productions = bnf
+        .productions
+        .values()
+        .map(|p| schema::Production {
+            lhs: p.lhs,
+            rhs: p
+                .rhs
+                .iter()
+                .map(|s| match s {
+                    Symbol::Terminal(t) => t.raw(),
+                    Symbol::Rule(r) => RULE_BIT | r.raw(),
+                })
+                .collect(),
+        })
+        .collect();
+    let lr = &compiled.lr;
+    CompiledGrammar {
+        name: bnf.name.clone(),
+        start_rule: bnf.rules.get(bnf.start).map(|r| r.name.clone()).unwrap_or_default(),
+        file_extensions: compiled.file_extensions.clone(),
+        terminals,
+        rule_names: bnf.rules.values().map(|r| r.name.clone()).collect(),
+        productions,
+        ignore: bnf.ignore.clone(),
+        lexer: schema::LexerDfa {
+            dfa: dfa_to_schema(&compiled.lexical.lexer.dfa),
+            accept: compiled.lexical.lexer.accept.iter().map(|a| a.map_or(NONE, |t| t.raw())).collect(),
+        },
+        lr: schema::LrTable {
+            n_states: lr.n_states as u32,
+            n_columns: (lr.n_terminals + 1) as u32,
+            start_state: lr.start_state.raw(),
+            action: lr.action.iter().map(|a| a.encode()).collect(),
+            goto: lr.goto.iter().map(|g| g.map_or(NONE, |s| s.raw())).collect(),
+            mode: lr.mode.as_str().to_string(),
+        },
+        indentation: bnf.indentation.as_ref().map(|ind| schema::Indentation {
+            newline: ind.newline,
+            indent: ind.indent,
+            dedent: ind.dedent,
+            open_brackets: ind.open_brackets.clone(),
+            close_brackets: ind.close_brackets.clone(),
+            tab_len: 8,
+        }),
+    }
+}
+
+/// The artifact bytes (header + payload) for a grammar-only artifact.
+pub fn encode(compiled: &Compiled) -> Result<Vec<u8>, EmitError> {
+    let payload = Payload { grammar: compiled_grammar(compiled) };
+    Ok(syncodec_artifacts::encode(&payload, 0, compiled.grammar_hash, [0; 32], env!("CARGO_PKG_VERSION"))?)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed and
+/// synced, then renamed over `path`. A crash leaves either the old file or the new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EmitError> {
+    let io_err = |source| EmitError::Io { path: path.display().to_string(), source };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new().prefix(".syncode-").suffix(".tmp").tempfile_in(dir).map_err(io_err)?;
+    tmp.write_all(bytes).map_err(io_err)?;
+    tmp.as_file().sync_all().map_err(io_err)?;
+    tmp.persist(path).map_err(|e| io_err(e.error))?;
+    Ok(())
+}

@@ -1,10 +1,280 @@
-//! syncodec compiler: grammar -> lowered BNF -> terminal DFAs + lexer -> LR tables -> artifact.
+//! syncodec compiler: a Lark-style EBNF grammar becomes terminal DFAs, a maximal-munch lexer and
+//! LR(1) tables, written as one artifact that the runtime serves masks from.
 //!
-//! (Crate docs with the glossary are written once the stages land.)
+//! [`compile`] reads as the list of stage calls: `lower::lower_file` (parse + lower) →
+//! `lexical::build` → `lr::build` → `emit`. Each stage has one entry function, one output type
+//! and reports problems as located [`diagnostics::Diagnostic`]s; only `cli` renders them.
+//!
+//! # Glossary
+//! - **terminal**: a lexical category of the grammar (`NAME`, `"if"`), id [`TerminalId`]. Never a
+//!   vocabulary token.
+//! - **rule** / **production**: a nonterminal ([`RuleId`]) and one of its alternatives after
+//!   lowering to BNF ([`ProductionId`]).
+//! - **lexeme**: one occurrence of a terminal in a text (a byte range).
+//! - **token**: a vocabulary token of an LLM tokenizer (`TokenId`), never a terminal.
+//! - **DFA state**: a state of one terminal's DFA; **lexer state**: of the combined lexer DFA;
+//!   **LR state**: of the LR automaton. Three kinds, three id types, never mixed.
+//! - **mask**: the set of tokens allowed at a decoding step; **remainder** and **accept
+//!   sequence**: as in the SynCode paper (the suffix whose terminal may still change, and the
+//!   terminal sequences that may come next).
+//!
+//! [`TerminalId`]: syncodec_artifacts::ids::TerminalId
+//! [`RuleId`]: syncodec_artifacts::ids::RuleId
+//! [`ProductionId`]: syncodec_artifacts::ids::ProductionId
 
+pub mod cli;
 pub mod diagnostics;
 pub mod emit;
 pub mod grammar;
 pub mod lexical;
 pub mod lower;
 pub mod lr;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use diagnostics::{Diagnostic, FileId, SourceMap};
+
+/// Options for [`compile`].
+#[derive(Debug, Clone, Default)]
+pub struct CompileOptions {
+    pub lower: lower::LowerOptions,
+    pub lexical: lexical::LexicalOptions,
+    pub lr: lr::LrOptions,
+}
+
+/// A grammar that went through every stage.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub bnf: lower::Bnf,
+    pub lexical: lexical::Lexical,
+    pub lr: lr::LrTables,
+    /// BLAKE3 over every source text and the options that change the tables.
+    pub grammar_hash: [u8; 32],
+    /// Extensions (without dot) of the files this grammar parses.
+    pub file_extensions: Vec<String>,
+}
+
+/// Wall time spent per stage.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    pub lower: Duration,
+    pub lexical: Duration,
+    pub lr: Duration,
+}
+
+impl Timings {
+    pub fn total(&self) -> Duration {
+        self.lower + self.lexical + self.lr
+    }
+}
+
+/// Everything a compilation produced: the sources (for rendering), every diagnostic, and the
+/// compiled grammar when all stages ran (it may still carry LR conflicts, which are errors).
+#[derive(Debug)]
+pub struct Compilation {
+    pub sources: SourceMap,
+    pub main: FileId,
+    pub diagnostics: Vec<Diagnostic>,
+    pub compiled: Option<Compiled>,
+    pub timings: Timings,
+}
+
+impl Compilation {
+    /// True when every stage ran and no diagnostic is an error.
+    pub fn is_ok(&self) -> bool {
+        self.compiled.is_some() && !diagnostics::has_errors(&self.diagnostics)
+    }
+
+    /// The compiled grammar if [`Compilation::is_ok`].
+    pub fn ok(&self) -> Option<&Compiled> {
+        if self.is_ok() {
+            self.compiled.as_ref()
+        } else {
+            None
+        }
+    }
+}
+
+/// Why a grammar file could not even be read.
+#[derive(Debug, thiserror::Error)]
+#[error("could not read grammar {path}: {source}")]
+pub struct ReadError {
+    pub path: String,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Reads a grammar file and compiles it.
+pub fn compile_path(path: &Path, options: &CompileOptions) -> Result<Compilation, ReadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReadError { path: path.display().to_string(), source })?;
+    let mut sources = SourceMap::new();
+    let main = sources.add(path.display().to_string(), text);
+    Ok(compile(sources, main, options))
+}
+
+/// Compiles grammar text given by name (tests, fuzzing).
+pub fn compile_str(name: &str, text: &str, options: &CompileOptions) -> Compilation {
+    let mut sources = SourceMap::new();
+    let main = sources.add(name, text);
+    compile(sources, main, options)
+}
+
+/// Runs every stage on `main`, collecting diagnostics; stops after the first stage with errors.
+pub fn compile(mut sources: SourceMap, main: FileId, options: &CompileOptions) -> Compilation {
+    let mut timings = Timings::default();
+    let started = Instant::now();
+    let lowered = lower::lower_file(&mut sources, main, &options.lower);
+    timings.lower = started.elapsed();
+    let mut diagnostics = lowered.diagnostics;
+    let done = |sources, diagnostics, compiled, timings| Compilation { sources, main, diagnostics, compiled, timings };
+    let Some(bnf) = lowered.bnf else {
+        return done(sources, diagnostics, None, timings);
+    };
+
+    let started = Instant::now();
+    let lexical = lexical::build(&bnf, &options.lexical);
+    timings.lexical = started.elapsed();
+    let lexical = match lexical {
+        Ok(lexical) => lexical,
+        Err(errors) => {
+            diagnostics.extend(errors);
+            return done(sources, diagnostics, None, timings);
+        }
+    };
+
+    let started = Instant::now();
+    let tables = lr::build(&bnf, &options.lr);
+    timings.lr = started.elapsed();
+    let tables = match tables {
+        Ok(tables) => tables,
+        Err(error) => {
+            let span = bnf.rules.get(bnf.start).map(|r| r.span);
+            let mut d = Diagnostic::unlocated(error.to_string()).with_help("simplify the grammar, or use `--lr lalr` for a smaller automaton");
+            d.span = span;
+            diagnostics.push(d);
+            return done(sources, diagnostics, None, timings);
+        }
+    };
+    diagnostics.extend(lr::conflict_diagnostics(&bnf, &tables));
+
+    let file_extensions = file_extensions(&sources, main, &bnf.name);
+    let grammar_hash = grammar_hash(&sources, options);
+    let compiled = Compiled { bnf, lexical, lr: tables, grammar_hash, file_extensions };
+    done(sources, diagnostics, Some(compiled), timings)
+}
+
+/// BLAKE3 over the source texts (in load order) and the table-shaping options.
+fn grammar_hash(sources: &SourceMap, options: &CompileOptions) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    for f in sources.files() {
+        h.update(&(f.text.len() as u64).to_le_bytes());
+        h.update(f.text.as_bytes());
+    }
+    h.update(options.lr.mode.as_str().as_bytes());
+    h.update(options.lower.start.as_deref().unwrap_or("start").as_bytes());
+    *h.finalize().as_bytes()
+}
+
+/// The file extensions a grammar parses: from a `// @extensions py pyi` comment line in the
+/// grammar if present, else a table of well-known grammar names, else the grammar's name.
+fn file_extensions(sources: &SourceMap, main: FileId, name: &str) -> Vec<String> {
+    let declared = sources.get(main).and_then(|f| {
+        f.text.lines().find_map(|line| line.trim().strip_prefix("// @extensions").map(|rest| rest.split_whitespace().map(|e| e.trim_start_matches('.').to_string()).collect::<Vec<_>>()))
+    });
+    if let Some(exts) = declared.filter(|e| !e.is_empty()) {
+        return exts;
+    }
+    let known: &[&str] = match name {
+        "python" => &["py"],
+        "go" => &["go"],
+        "json" => &["json"],
+        "sql" => &["sql"],
+        _ => &[],
+    };
+    if known.is_empty() {
+        vec![name.to_string()]
+    } else {
+        known.iter().map(|s| s.to_string()).collect()
+    }
+}
+
+/// Counts that describe a compiled grammar (what `syncodec check` prints and snapshots).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub grammar: String,
+    pub start: String,
+    /// Rules written in the source.
+    pub rules: usize,
+    /// Rules after lowering (including generated ones).
+    pub bnf_rules: usize,
+    pub productions: usize,
+    pub terminals: usize,
+    pub ignored_terminals: usize,
+    pub declared_terminals: usize,
+    /// Sum of the states of every terminal's minimized DFA.
+    pub dfa_states: usize,
+    /// The terminal with the largest DFA and its state count.
+    pub largest_dfa: Option<(String, usize)>,
+    pub lexer_states: usize,
+    pub lr_mode: String,
+    pub lr_states: usize,
+    pub conflicts: usize,
+    pub indentation: bool,
+    pub file_extensions: Vec<String>,
+}
+
+impl Summary {
+    pub fn of(compiled: &Compiled) -> Summary {
+        let bnf = &compiled.bnf;
+        let dfa_sizes: Vec<(String, usize)> = compiled
+            .lexical
+            .terminals
+            .iter()
+            .filter_map(|(id, d)| d.as_ref().map(|d| (bnf.terminals.get(id).map(|t| t.name.clone()).unwrap_or_default(), d.n_states())))
+            .collect();
+        let largest_dfa = dfa_sizes.iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0))).cloned();
+        Summary {
+            grammar: bnf.name.clone(),
+            start: bnf.rules.get(bnf.start).map(|r| r.name.clone()).unwrap_or_default(),
+            rules: bnf.rules.values().filter(|r| !r.generated).count(),
+            bnf_rules: bnf.rules.len(),
+            productions: bnf.productions.len(),
+            terminals: bnf.terminals.len(),
+            ignored_terminals: bnf.ignore.len(),
+            declared_terminals: bnf.terminals.values().filter(|t| t.kind == lower::TerminalKind::Declared).count(),
+            dfa_states: dfa_sizes.iter().map(|d| d.1).sum(),
+            largest_dfa,
+            lexer_states: compiled.lexical.lexer.dfa.n_states(),
+            lr_mode: compiled.lr.mode.as_str().to_string(),
+            lr_states: compiled.lr.n_states,
+            conflicts: compiled.lr.conflicts.len(),
+            indentation: bnf.indentation.is_some(),
+            file_extensions: compiled.file_extensions.clone(),
+        }
+    }
+
+    /// The text form printed by `syncodec check`.
+    pub fn to_text(&self) -> String {
+        let largest = self.largest_dfa.as_ref().map_or(String::new(), |(n, s)| format!("largest {n} {s}, "));
+        format!(
+            "grammar: {} (start rule `{}`, files .{})\nrules: {} ({} after lowering, {} productions)\nterminals: {} ({} ignored, {} declared)\ndfa states: {} ({}lexer {})\nlr states: {} ({})\nconflicts: {}\nindentation: {}\n",
+            self.grammar,
+            self.start,
+            self.file_extensions.join(" ."),
+            self.rules,
+            self.bnf_rules,
+            self.productions,
+            self.terminals,
+            self.ignored_terminals,
+            self.declared_terminals,
+            self.dfa_states,
+            largest,
+            self.lexer_states,
+            self.lr_states,
+            self.lr_mode,
+            self.conflicts,
+            if self.indentation { "yes" } else { "no" },
+        )
+    }
+}

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `syncodec` binary: a thin wrapper around [`syncodec::cli::run`].
+
+fn main() -> std::process::ExitCode {
+    syncodec::cli::run()
+}

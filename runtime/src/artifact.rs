@@ -1,1 +1,262 @@
-//! (in progress)
+//! An opened, validated artifact: the immutable ground state every session shares.
+//!
+//! [`Artifact`] owns the bytes (a read-only `memmap2::Mmap` of the file, or an [`AlignedBytes`]
+//! copy for artifacts that never touch disk) and remembers where the validated rkyv root lies
+//! inside them. Opening runs, in order: the header check ([`syncodec_artifacts::split`]: magic,
+//! format version, lengths; O(1)), then rkyv's structural validation plus the semantic checks of
+//! [`syncodec_artifacts::access`] (cost proportional to the number of archived objects and table
+//! ids, not to the mask bytes). The full payload checksum reads every byte and is therefore
+//! separate: [`Artifact::verify_integrity`].
+//!
+//! **Invariant:** [`Artifact::open`], [`Artifact::from_bytes`] and [`Artifact::from_aligned`]
+//! never panic and never cause UB for any input (empty, truncated, bit-flipped, wrong magic, wrong
+//! version): every malformed artifact is an [`OpenError`]. After a successful open, every id in
+//! the grammar tables is below the length of the table it indexes; readers still index with
+//! `get()` and treat a miss as an error.
+//!
+//! **Invariant:** `Artifact` is `Send + Sync`; it is shared by reference (or `Arc`) across threads.
+//!
+//! `unsafe`: one `unsafe` block maps the file (the usual mmap caveat: another process truncating
+//! or rewriting the file while it is mapped is outside what this crate can defend against; the
+//! compiler writes artifacts atomically by rename, which never modifies a mapped file), and one
+//! turns the stored root offset back into a reference (see [`Artifact::payload`]).
+
+use std::fmt;
+use std::fs::File;
+use std::path::Path;
+
+use memmap2::Mmap;
+use syncodec_artifacts::schema::{ArchivedCompiledGrammar, ArchivedPayload};
+use syncodec_artifacts::{AlignedBytes, Header, OpenError};
+
+/// Where the artifact's bytes live. Both variants keep their bytes at a fixed address for as
+/// long as they exist (an mmap region, a heap allocation), even when the `Artifact` moves.
+enum Storage {
+    Mapped(Mmap),
+    /// An empty file: some platforms refuse to map zero bytes.
+    Empty,
+    Owned(AlignedBytes),
+}
+
+impl Storage {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Storage::Mapped(map) => map,
+            Storage::Empty => &[],
+            Storage::Owned(bytes) => bytes.as_slice(),
+        }
+    }
+}
+
+/// An opened, validated artifact. See the module docs for what opening checks.
+pub struct Artifact {
+    storage: Storage,
+    header: Header,
+    /// Byte offset of the validated [`ArchivedPayload`] root inside `storage.bytes()`.
+    root: usize,
+}
+
+impl Artifact {
+    /// Maps the file at `path` and validates it. Reads the header and the archived tables that
+    /// validation touches, never the whole file (the mask store's bytes are not read).
+    ///
+    /// Never panics; any malformed file is an [`OpenError`].
+    pub fn open(path: impl AsRef<Path>) -> Result<Artifact, OpenError> {
+        let file = File::open(path.as_ref())?;
+        let len = file.metadata()?.len();
+        let storage = if len == 0 {
+            Storage::Empty
+        } else {
+            // SAFETY: the map is read-only and private to this `Artifact`. Concurrent
+            // modification of the file by another process is the documented mmap caveat (see
+            // the module docs); this crate never writes to it.
+            match unsafe { Mmap::map(&file) } {
+                Ok(map) => Storage::Mapped(map),
+                // The file shrank to nothing between `metadata` and `map`.
+                Err(_) if file.metadata().map(|m| m.len() == 0).unwrap_or(false) => Storage::Empty,
+                Err(e) => return Err(OpenError::Io(e)),
+            }
+        };
+        Artifact::from_storage(storage)
+    }
+
+    /// Copies `bytes` into an aligned buffer and validates it (for artifacts held in memory,
+    /// e.g. handed over by the compiler without touching disk). Never panics.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Artifact, OpenError> {
+        Artifact::from_storage(Storage::Owned(AlignedBytes::copy_from(bytes)))
+    }
+
+    /// Validates an already aligned buffer without copying it. Never panics.
+    pub fn from_aligned(bytes: AlignedBytes) -> Result<Artifact, OpenError> {
+        Artifact::from_storage(Storage::Owned(bytes))
+    }
+
+    fn from_storage(storage: Storage) -> Result<Artifact, OpenError> {
+        let file = storage.bytes();
+        let checked = syncodec_artifacts::split(file)?;
+        let payload = syncodec_artifacts::access(checked.payload_bytes)?;
+        let base = file.as_ptr() as usize;
+        let at = payload as *const ArchivedPayload as usize;
+        let root = at
+            .checked_sub(base)
+            .filter(|root| root.checked_add(std::mem::size_of::<ArchivedPayload>()).is_some_and(|end| end <= file.len()))
+            .ok_or_else(|| OpenError::Corrupt("payload root lies outside the artifact".into()))?;
+        let header = checked.header;
+        Ok(Artifact { storage, header, root })
+    }
+
+    /// The parsed file header (format version, hashes, compiler version).
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The archived payload root.
+    pub fn payload(&self) -> &ArchivedPayload {
+        let bytes = self.storage.bytes();
+        // SAFETY: `from_storage` validated (rkyv bytecheck + semantic validation) an
+        // `ArchivedPayload` at exactly this offset of exactly these bytes, and checked that it
+        // lies inside them. The bytes are never mutated (read-only map or an owned buffer nobody
+        // writes to) and stay at the same address while `self` exists (moving `Artifact` moves
+        // the `Mmap`/`Vec` handle, not the bytes), so pointer, alignment and validity still hold.
+        // The returned reference borrows `self`.
+        unsafe { &*bytes.as_ptr().add(self.root).cast::<ArchivedPayload>() }
+    }
+
+    /// The compiled grammar: terminals, lexer DFA, LR tables, indentation settings.
+    pub fn grammar(&self) -> &ArchivedCompiledGrammar {
+        &self.payload().grammar
+    }
+
+    /// Size of the artifact in bytes (header included).
+    pub fn len(&self) -> usize {
+        self.storage.bytes().len()
+    }
+
+    /// Always false: a valid artifact has at least a header.
+    pub fn is_empty(&self) -> bool {
+        self.storage.bytes().is_empty()
+    }
+
+    /// Verifies the payload checksum recorded in the header. Reads every byte of the artifact;
+    /// call it once after copying or downloading a file, not on every open.
+    pub fn verify_integrity(&self) -> Result<(), OpenError> {
+        let checked = syncodec_artifacts::split(self.storage.bytes())?;
+        syncodec_artifacts::verify_checksum(&checked)
+    }
+}
+
+impl fmt::Debug for Artifact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let backing = match self.storage {
+            Storage::Mapped(_) => "mmap",
+            Storage::Empty => "empty",
+            Storage::Owned(_) => "memory",
+        };
+        f.debug_struct("Artifact")
+            .field("grammar", &self.grammar().name.as_str())
+            .field("bytes", &self.len())
+            .field("backing", &backing)
+            .field("header", &self.header)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+    use std::io::Write;
+    use syncodec_artifacts::HEADER_LEN;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn artifact_is_send_and_sync() {
+        assert_send_sync::<Artifact>();
+    }
+
+    #[test]
+    fn from_bytes_round_trips_and_checks_integrity() {
+        let bytes = testing::assign_bytes();
+        let artifact = Artifact::from_bytes(&bytes).unwrap();
+        assert_eq!(artifact.grammar().name.as_str(), "assign");
+        assert_eq!(artifact.header().compiler_version, "test");
+        assert_eq!(artifact.len(), bytes.len());
+        artifact.verify_integrity().unwrap();
+        // Moving the artifact keeps the grammar readable (the bytes do not move).
+        let moved = Box::new(artifact);
+        assert_eq!(moved.grammar().terminals.len(), testing::TERMINALS.len());
+        assert!(format!("{moved:?}").contains("assign"));
+        // Shared across threads.
+        let shared = std::sync::Arc::new(*moved);
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let shared = std::sync::Arc::clone(&shared);
+                std::thread::spawn(move || crate::parser::parse(shared.grammar(), b"x = 1\n").is_ok())
+            })
+            .collect();
+        assert!(handles.into_iter().all(|h| h.join().unwrap()));
+    }
+
+    #[test]
+    fn open_maps_a_file_and_rejects_an_empty_one() {
+        let bytes = testing::assign_bytes();
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(&bytes).unwrap();
+        file.flush().unwrap();
+        let artifact = Artifact::open(file.path()).unwrap();
+        assert_eq!(artifact.grammar().name.as_str(), "assign");
+        artifact.verify_integrity().unwrap();
+
+        let empty = tempfile::NamedTempFile::new().unwrap();
+        assert!(matches!(Artifact::open(empty.path()), Err(OpenError::BadMagic)));
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(Artifact::open(dir.path().join("missing.syncodec")), Err(OpenError::Io(_))));
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        let bytes = testing::assign_bytes();
+        for n in 0..bytes.len() {
+            assert!(Artifact::from_bytes(&bytes[..n]).is_err(), "a prefix of {n} bytes opened");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(matches!(Artifact::from_bytes(&longer), Err(OpenError::Corrupt(_))));
+    }
+
+    #[test]
+    fn every_bit_flip_is_an_error_or_a_valid_artifact_never_a_panic() {
+        let bytes = testing::assign_bytes();
+        let mut opened = 0;
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut flipped = bytes.clone();
+                flipped[i] ^= 1 << bit;
+                if let Ok(artifact) = Artifact::from_bytes(&flipped) {
+                    opened += 1;
+                    // Whatever survived validation must be usable without panics.
+                    let _ = crate::parser::parse(artifact.grammar(), b"x = 1\n(y) = 22\n");
+                    if i >= HEADER_LEN {
+                        assert!(matches!(artifact.verify_integrity(), Err(OpenError::ChecksumMismatch)));
+                    }
+                }
+            }
+        }
+        // Flips in the header's hashes and version string leave a valid artifact.
+        assert!(opened >= 64 * 8, "only {opened} flipped artifacts opened");
+    }
+
+    #[test]
+    fn wrong_magic_version_and_compression_are_named() {
+        let bytes = testing::assign_bytes();
+        let mut wrong = bytes.clone();
+        wrong[8..12].copy_from_slice(&2u32.to_le_bytes());
+        assert!(matches!(Artifact::from_bytes(&wrong), Err(OpenError::VersionMismatch { found: 2, expected: 1 })));
+        let mut magic = bytes.clone();
+        magic[0] = b'X';
+        assert!(matches!(Artifact::from_bytes(&magic), Err(OpenError::BadMagic)));
+        assert!(matches!(Artifact::from_bytes(&[0x28, 0xB5, 0x2F, 0xFD, 1, 2]), Err(OpenError::Compressed)));
+        assert!(matches!(Artifact::from_bytes(&[]), Err(OpenError::BadMagic)));
+    }
+}

@@ -1,7 +1,42 @@
 //! Stage 3: terminal patterns -> minimized byte-level DFAs, and the combined maximal-munch lexer.
+//!
+//! Pipeline per terminal: [`Pattern`] → regex-syntax HIR (`hir.rs`, which also translates Python
+//! `re` syntax and rejects look-around, backreferences and assertions) → regex-automata dense DFA
+//! read back as a *plain* automaton (`dfa.rs`) → Hopcroft minimization with deterministic BFS
+//! numbering (`minimize.rs`) → [`TerminalDfa`]. The lexer (`lexer.rs`) is the product of the
+//! terminal DFAs, labelled with the winning terminal per state and minimized the same way.
+//!
+//! **Invariants** (of every [`TerminalDfa`] this stage returns, the lexer's included): state 0 is
+//! the dead state (not accepting, not live, every transition to itself); every other state is
+//! live and reachable from `start`; `accepting[s]` iff the bytes read from `start` to `s` are in
+//! the language (no delayed match reporting); the DFA is minimal for its labelling and its
+//! numbering is BFS order from `start` over bytes `0..=255`, so equal grammars give equal tables.
+//!
+//! **Lexer tie-break** (the lexeme that ends at the lexer's current position is assigned to one
+//! terminal): among the terminals whose language contains the exact bytes read, the winner is the
+//! one with (1) the highest priority, then (2) [`TerminalKind::Literal`] before
+//! [`TerminalKind::Pattern`], then (3) the lowest [`TerminalId`] (declaration order). Maximal
+//! munch comes first and is not part of the label: a lexer stops at the *last* accepting state it
+//! passes ([`LexerDfa::longest_match`]), so a longer lexeme of a low-priority terminal beats a
+//! shorter lexeme of a high-priority one. Why: priority and kind are Lark's own ordering of
+//! terminals; the literal-before-pattern rule makes keywords (`"if"`) win over the identifier
+//! pattern that also matches them without the grammar author writing priorities; declaration
+//! order is the last, always-decisive key, so the label is a total function of the grammar.
+//!
+//! Rejected with a located [`Diagnostic`]: look-around, backreferences, any assertion (`^`, `$`,
+//! `\b`, `\A`, `\Z`, ...), a terminal matching the empty string or no string at all, DFAs over
+//! [`LexicalOptions::dfa_state_limit`] states (`terminal NAME: DFA exceeds N states (limit set by
+//! --dfa-state-limit)`), and invalid regexes. See `docs/internals-lexical.md`.
 
-use crate::diagnostics::Diagnostic;
-use crate::lower::Bnf;
+mod dfa;
+mod hir;
+mod lexer;
+mod minimize;
+
+use std::fmt;
+
+use crate::diagnostics::{Diagnostic, Span};
+use crate::lower::{Bnf, TerminalKind};
 use syncodec_artifacts::ids::{IdVec, TerminalId};
 
 /// A minimized byte-level DFA for one terminal, over byte equivalence classes.
@@ -30,13 +65,26 @@ impl TerminalDfa {
         self.trans[state as usize * self.n_classes as usize + self.classes[byte as usize] as usize]
     }
 
-    /// Whether the whole of `bytes` is in the terminal's language.
-    pub fn matches(&self, bytes: &[u8]) -> bool {
-        let mut s = self.start;
+    /// The state reached from `state` after reading all of `bytes` (0 once it dies).
+    pub fn walk(&self, state: u32, bytes: &[u8]) -> u32 {
+        let mut s = state;
         for &b in bytes {
+            if s == 0 {
+                break;
+            }
             s = self.next(s, b);
         }
-        self.accepting[s as usize]
+        s
+    }
+
+    /// Whether the whole of `bytes` is in the terminal's language.
+    pub fn matches(&self, bytes: &[u8]) -> bool {
+        self.accepting[self.walk(self.start, bytes) as usize]
+    }
+
+    /// Whether `bytes` is a prefix of some string in the language.
+    pub fn is_live_prefix(&self, bytes: &[u8]) -> bool {
+        self.live[self.walk(self.start, bytes) as usize]
     }
 }
 
@@ -70,7 +118,304 @@ impl Default for LexicalOptions {
 }
 
 /// Builds every terminal's DFA and the combined lexer. Errors are located diagnostics.
+///
+/// Every terminal is tried, so all broken terminals are reported at once; the lexer is built
+/// only when all terminals succeeded.
 pub fn build(bnf: &Bnf, options: &LexicalOptions) -> Result<Lexical, Vec<Diagnostic>> {
-    let _ = (bnf, options);
-    Err(vec![Diagnostic::unlocated("lexical stage not implemented yet")])
+    let mut terminals = IdVec::new();
+    let mut errors = Vec::new();
+    for (_, def) in bnf.terminals.iter() {
+        let dfa = match &def.pattern {
+            None => None,
+            Some(pattern) => match build_terminal(&def.name, def.span, pattern, options.dfa_state_limit) {
+                Ok(dfa) => Some(dfa),
+                Err(e) => {
+                    errors.push(e.to_diagnostic());
+                    None
+                }
+            },
+        };
+        if terminals.push(dfa).is_err() {
+            return Err(vec![Diagnostic::unlocated("too many terminals")]);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let members = lexer::members(bnf, &terminals);
+    match lexer::build_lexer(&members, options.dfa_state_limit) {
+        Ok(lexer) => Ok(Lexical { terminals, lexer }),
+        Err(e) => Err(vec![e.to_diagnostic()]),
+    }
+}
+
+/// One terminal: pattern → HIR → minimized DFA, with the empty-string and empty-language checks.
+fn build_terminal(
+    name: &str,
+    span: Span,
+    pattern: &crate::lower::Pattern,
+    limit: usize,
+) -> Result<TerminalDfa, LexicalError> {
+    let ctx = TermCtx { name, span };
+    let hir = hir::pattern_to_hir(pattern, &ctx)?;
+    let dfa = dfa::terminal_dfa(&hir, &ctx, limit)?;
+    if dfa.accepting[dfa.start as usize] {
+        return Err(LexicalError::new(ErrorKind::EmptyMatch, name, Some(span)).with_help(
+            "a terminal must consume at least one byte: change a `*` to `+`, or drop the `?`, \
+             and make the terminal optional in the rules that use it instead",
+        ));
+    }
+    if dfa.start == 0 {
+        return Err(LexicalError::new(ErrorKind::EmptyLanguage, name, Some(span)));
+    }
+    Ok(dfa)
+}
+
+/// The terminal being compiled, for error messages.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TermCtx<'a> {
+    pub name: &'a str,
+    /// The terminal's definition site.
+    pub span: Span,
+}
+
+/// An error of the lexical stage: opaque, with a predicate per interesting kind; becomes a
+/// [`Diagnostic`] via [`LexicalError::to_diagnostic`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LexicalError {
+    kind: ErrorKind,
+    /// Terminal name, or `None` for the combined lexer.
+    terminal: Option<String>,
+    span: Option<Span>,
+    /// The terminal's definition, when `span` points elsewhere (inside an inlined regex).
+    definition: Option<Span>,
+    help: Option<String>,
+    notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ErrorKind {
+    /// regex-syntax rejected the regex; the text is its description of the problem.
+    InvalidRegex(String),
+    LookAround,
+    Backreference,
+    /// An assertion such as `^` or `\b`; the text is the assertion as written.
+    Assertion(String),
+    /// `"b".."a"` or `x ~ 3..2`.
+    EmptyRange(String),
+    EmptyMatch,
+    EmptyLanguage,
+    LimitExceeded { limit: usize },
+    /// regex-automata failed for a reason other than a size limit.
+    Internal(String),
+}
+
+impl LexicalError {
+    fn new(kind: ErrorKind, terminal: &str, span: Option<Span>) -> LexicalError {
+        LexicalError { kind, terminal: Some(terminal.to_string()), span, definition: None, help: None, notes: Vec::new() }
+    }
+
+    fn lexer(kind: ErrorKind) -> LexicalError {
+        LexicalError { kind, terminal: None, span: None, definition: None, help: None, notes: Vec::new() }
+    }
+
+    fn with_help(mut self, help: impl Into<String>) -> LexicalError {
+        self.help = Some(help.into());
+        self
+    }
+
+    fn with_note(mut self, note: impl Into<String>) -> LexicalError {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// A DFA (a terminal's or the lexer's) exceeded [`LexicalOptions::dfa_state_limit`].
+    pub fn is_limit_exceeded(&self) -> bool {
+        matches!(self.kind, ErrorKind::LimitExceeded { .. })
+    }
+
+    /// A terminal matches the empty string.
+    pub fn is_empty_match(&self) -> bool {
+        self.kind == ErrorKind::EmptyMatch
+    }
+
+    /// Look-around, a backreference or an assertion in a terminal's regex.
+    pub fn is_unsupported_regex(&self) -> bool {
+        matches!(self.kind, ErrorKind::LookAround | ErrorKind::Backreference | ErrorKind::Assertion(_))
+    }
+
+    pub fn span(&self) -> Option<Span> {
+        self.span
+    }
+
+    pub fn to_diagnostic(&self) -> Diagnostic {
+        let mut d = match self.span {
+            Some(span) => Diagnostic::error(self.to_string(), span),
+            None => Diagnostic::unlocated(self.to_string()),
+        };
+        if let (Some(def), Some(span)) = (self.definition, self.span) {
+            if def != span {
+                let name = self.terminal.as_deref().unwrap_or("?");
+                d = d.with_label(def, format!("in terminal {name}"));
+            }
+        }
+        for note in &self.notes {
+            d = d.with_note(note.clone());
+        }
+        if let Some(help) = &self.help {
+            d = d.with_help(help.clone());
+        }
+        d
+    }
+}
+
+impl fmt::Display for LexicalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let who = match &self.terminal {
+            Some(name) => format!("terminal {name}"),
+            None => "lexer".to_string(),
+        };
+        match &self.kind {
+            ErrorKind::InvalidRegex(what) => write!(f, "{who}: invalid regex: {what}"),
+            ErrorKind::LookAround => write!(f, "{who}: look-around is not supported in terminals"),
+            ErrorKind::Backreference => write!(f, "{who}: backreferences are not supported in terminals"),
+            ErrorKind::Assertion(what) => {
+                write!(f, "{who}: assertion `{what}` is not supported in terminals")
+            }
+            ErrorKind::EmptyRange(what) => write!(f, "{who}: empty range {what}"),
+            ErrorKind::EmptyMatch => write!(f, "{who} matches the empty string"),
+            ErrorKind::EmptyLanguage => write!(f, "{who} matches no string"),
+            ErrorKind::LimitExceeded { limit } => {
+                write!(f, "{who}: DFA exceeds {limit} states (limit set by --dfa-state-limit)")
+            }
+            ErrorKind::Internal(what) => write!(f, "{who}: cannot build the DFA: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for LexicalError {}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    //! Hand-built [`Bnf`] values and patterns (the front end is developed separately).
+    use super::*;
+    use crate::diagnostics::FileId;
+    use crate::lower::{Pattern, RegexFlags, TerminalDef};
+    use syncodec_artifacts::ids::RuleId;
+
+    pub fn re(source: &str) -> Pattern {
+        re_flags(source, RegexFlags::default())
+    }
+
+    /// A regex whose span starts at offset 100 and covers `/source/`.
+    pub fn re_flags(source: &str, flags: RegexFlags) -> Pattern {
+        Pattern::Regex { source: source.to_string(), flags, span: Span::new(FileId(0), 100, 100 + source.len() + 2) }
+    }
+
+    pub fn lit(value: &str) -> Pattern {
+        Pattern::Literal { value: value.to_string(), case_insensitive: false }
+    }
+
+    pub fn lit_i(value: &str) -> Pattern {
+        Pattern::Literal { value: value.to_string(), case_insensitive: true }
+    }
+
+    pub fn bnf(terms: Vec<(&str, Option<Pattern>, i32, TerminalKind)>) -> Bnf {
+        let mut terminals = IdVec::new();
+        for (i, (name, pattern, priority, kind)) in terms.into_iter().enumerate() {
+            terminals
+                .push(TerminalDef {
+                    name: name.to_string(),
+                    display: name.to_string(),
+                    pattern,
+                    priority,
+                    kind,
+                    span: Span::new(FileId(0), i * 10, i * 10 + 5),
+                })
+                .unwrap();
+        }
+        Bnf {
+            name: "test".to_string(),
+            terminals,
+            rules: IdVec::new(),
+            productions: IdVec::new(),
+            start: RuleId::must(0),
+            ignore: Vec::new(),
+            indentation: None,
+        }
+    }
+
+    /// One terminal's DFA with the default options.
+    pub fn term(pattern: Pattern) -> Result<TerminalDfa, LexicalError> {
+        build_terminal("T", Span::new(FileId(0), 0, 5), &pattern, LexicalOptions::default().dfa_state_limit)
+    }
+
+    pub fn term_limit(pattern: Pattern, limit: usize) -> Result<TerminalDfa, LexicalError> {
+        build_terminal("T", Span::new(FileId(0), 0, 5), &pattern, limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_util::*;
+    use super::*;
+    use crate::lower::Pattern;
+
+    #[test]
+    fn build_reports_every_broken_terminal_and_skips_declared() {
+        let g = bnf(vec![
+            ("A", Some(re("a*")), 0, TerminalKind::Pattern),
+            ("_INDENT", None, 0, TerminalKind::Declared),
+            ("B", Some(re("(?=x)x")), 0, TerminalKind::Pattern),
+        ]);
+        let errs = build(&g, &LexicalOptions::default()).unwrap_err();
+        assert_eq!(errs.len(), 2);
+        assert_eq!(errs[0].message, "terminal A matches the empty string");
+        assert!(errs[0].help.as_deref().unwrap().contains("`*` to `+`"));
+        assert!(errs[1].message.contains("look-around is not supported in terminals"), "{}", errs[1].message);
+
+        let g = bnf(vec![
+            ("NAME", Some(re("[a-z]+")), 0, TerminalKind::Pattern),
+            ("_INDENT", None, 0, TerminalKind::Declared),
+            ("IF", Some(lit("if")), 0, TerminalKind::Literal),
+        ]);
+        let lex = build(&g, &LexicalOptions::default()).unwrap();
+        assert!(lex.terminals[TerminalId::must(1)].is_none());
+        assert!(lex.terminals[TerminalId::must(0)].as_ref().unwrap().matches(b"abc"));
+        assert_eq!(lex.lexer.longest_match(b"if", 0), Some((TerminalId::must(2), 2)));
+        assert_eq!(lex.lexer.longest_match(b"iff", 0), Some((TerminalId::must(0), 3)));
+    }
+
+    #[test]
+    fn empty_language_is_an_error() {
+        let e = term(re("[^\\s\\S]")).unwrap_err();
+        assert_eq!(e.to_string(), "terminal T matches no string");
+        let e = term(Pattern::Alt(vec![])).unwrap_err();
+        assert_eq!(e.to_string(), "terminal T matches no string");
+    }
+
+    #[test]
+    fn state_limit_error_names_the_terminal() {
+        let e = term_limit(re("[a-z]{20}"), 10).unwrap_err();
+        assert!(e.is_limit_exceeded());
+        assert_eq!(e.to_string(), "terminal T: DFA exceeds 10 states (limit set by --dfa-state-limit)");
+        let d = e.to_diagnostic();
+        assert_eq!(d.span, Some(Span::new(crate::diagnostics::FileId(0), 0, 5)));
+        // regex-automata's own size limits map to the same error.
+        let e = term_limit(re("\\w{200}"), 10).unwrap_err();
+        assert!(e.is_limit_exceeded(), "{e}");
+        let e = term_limit(re("[a-z]{20}"), 22).unwrap();
+        assert_eq!(e.n_states(), 22);
+    }
+
+    #[test]
+    fn lexer_state_limit() {
+        let g = bnf(vec![
+            ("A", Some(re("[a-z]{5}")), 0, TerminalKind::Pattern),
+            ("B", Some(re("[a-m]{3}x")), 0, TerminalKind::Pattern),
+        ]);
+        let errs = build(&g, &LexicalOptions { dfa_state_limit: 8 }).unwrap_err();
+        assert_eq!(errs[0].message, "lexer: DFA exceeds 8 states (limit set by --dfa-state-limit)");
+        assert!(errs[0].span.is_none());
+    }
 }

@@ -1,0 +1,74 @@
+//! The `syncodec` command line: argument parsing (`args`), one file per command (`commands/`),
+//! and diagnostic rendering (`render`). Library code never prints; only this module does.
+//!
+//! Exit status: 0 success, 1 findings (grammar errors, conflicts, files that fail to parse),
+//! 2 syncodec itself failed (unreadable input, I/O error). Results go to stdout, diagnostics
+//! and progress to stderr. A closed stdout (broken pipe) ends the command quietly with 0.
+
+pub mod args;
+pub mod commands;
+pub mod render;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Outcome of a command, mapped to the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Success,
+    Failure,
+    Error,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        match status {
+            ExitStatus::Success => ExitCode::SUCCESS,
+            ExitStatus::Failure => ExitCode::from(1),
+            ExitStatus::Error => ExitCode::from(2),
+        }
+    }
+}
+
+/// Errors that end a command with exit status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Read(#[from] crate::ReadError),
+    #[error(transparent)]
+    Emit(#[from] crate::emit::EmitError),
+    #[error("could not open artifact {path}")]
+    Open {
+        path: String,
+        #[source]
+        source: syncodec_artifacts::OpenError,
+    },
+    #[error("{0}")]
+    Usage(String),
+    #[error("could not write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> ExitCode {
+    let cli = <args::Cli as clap::Parser>::parse();
+    let result = match cli.command {
+        args::Command::Check(a) => commands::check::run(&a),
+        args::Command::Parse(a) => commands::parse::run(&a),
+        args::Command::Build(a) => commands::build::run(&a),
+    };
+    match result {
+        Ok(status) => status.into(),
+        Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "syncodec: error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                let _ = writeln!(stderr, "cause: {cause}");
+                source = cause.source();
+            }
+            ExitStatus::Error.into()
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! One terminal's HIR → regex-automata dense DFA → plain automaton → minimized [`TerminalDfa`].
+//!
+//! regex-automata's DFAs report matches one byte late: a state "is a match state" when the bytes
+//! read *before the last transition* matched, and a search sees the final match only after the
+//! end-of-input transition. A mask store needs the plain-automaton meaning instead, so this file
+//! defines, for every state `s` reachable from the anchored start,
+//! `accepting[s] := is_match_state(next_eoi_state(s))` — "the bytes read to reach `s` are in the
+//! language" — and keeps the byte transitions as they are. With [`MatchKind::All`] determinization
+//! never prunes states after a match, so this automaton recognizes exactly the language of the
+//! HIR. Liveness (`live[s]` iff an accepting state is reachable from `s`) is then computed by
+//! [`minimize`] on the minimal automaton, where every non-live state has become state 0.
+//!
+//! Size limits: regex-automata's NFA, determinization and DFA size limits are derived from the
+//! state limit (generous multiples of it, as a guard against runaway memory), and hitting any of
+//! them is reported as the state-limit error; the limit proper is checked on the minimized DFA.
+
+use regex_automata::dfa::{dense, Automaton as _, StartKind};
+use regex_automata::nfa::thompson::{self, WhichCaptures};
+use regex_automata::util::primitives::StateID;
+use regex_automata::util::start;
+use regex_automata::{Anchored, MatchKind};
+use regex_syntax::hir::Hir;
+use std::collections::HashMap;
+
+use super::minimize::{minimize, Automaton};
+use super::{ErrorKind, LexicalError, TermCtx, TerminalDfa};
+
+/// Bytes of heap regex-automata may use per allowed DFA state (NFA, determinization and DFA,
+/// each): a dense state costs at most 257 classes × 4 bytes, times a slack for the states that
+/// minimization removes.
+const BYTES_PER_STATE: usize = 8 * 1028;
+
+/// Builds the minimized DFA of one terminal.
+pub(crate) fn terminal_dfa(hir: &Hir, ctx: &TermCtx<'_>, limit: usize) -> Result<TerminalDfa, LexicalError> {
+    let limit_error = || LexicalError::new(ErrorKind::LimitExceeded { limit }, ctx.name, Some(ctx.span));
+    let bytes = limit.saturating_mul(BYTES_PER_STATE).max(1 << 20);
+    let nfa = thompson::Compiler::new()
+        .configure(thompson::Config::new().which_captures(WhichCaptures::None).nfa_size_limit(Some(bytes)))
+        .build_from_hir(hir)
+        .map_err(|e| match e.size_limit() {
+            Some(_) => limit_error(),
+            None => LexicalError::new(ErrorKind::Internal(e.to_string()), ctx.name, Some(ctx.span)),
+        })?;
+    let dense = dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .start_kind(StartKind::Anchored)
+                .match_kind(MatchKind::All)
+                .minimize(false)
+                .accelerate(false)
+                .specialize_start_states(false)
+                .byte_classes(true)
+                .dfa_size_limit(Some(bytes))
+                .determinize_size_limit(Some(bytes)),
+        )
+        .build_from_nfa(&nfa)
+        .map_err(|e| {
+            if e.is_size_limit_exceeded() {
+                limit_error()
+            } else {
+                LexicalError::new(ErrorKind::Internal(e.to_string()), ctx.name, Some(ctx.span))
+            }
+        })?;
+    let plain = plain_automaton(&dense)
+        .map_err(|e| LexicalError::new(ErrorKind::Internal(e), ctx.name, Some(ctx.span)))?;
+    let (dfa, _) = minimize(&plain);
+    if dfa.n_states() > limit {
+        return Err(limit_error());
+    }
+    Ok(dfa)
+}
+
+/// The states reachable from the anchored start, as a complete automaton over regex-automata's
+/// byte classes, labelled 1 when accepting in the plain sense (see the module doc). Dead (and,
+/// never produced here, quit) states become state 0.
+pub(crate) fn plain_automaton(dense: &dense::DFA<Vec<u32>>) -> Result<Automaton, String> {
+    let bc = dense.byte_classes();
+    let mut classes = [0u8; 256];
+    let mut reps: Vec<u8> = Vec::new(); // a byte per class
+    for b in 0..=255u8 {
+        let c = bc.get(b);
+        classes[b as usize] = c;
+        if c as usize == reps.len() {
+            reps.push(b);
+        } else if c as usize > reps.len() {
+            return Err("byte classes are not numbered in byte order".to_string());
+        }
+    }
+    let k = reps.len();
+    let start = dense
+        .start_state(&start::Config::new().anchored(Anchored::Yes))
+        .map_err(|e| e.to_string())?;
+    let is_dead = |s: StateID| dense.is_dead_state(s) || dense.is_quit_state(s);
+
+    let mut ids: HashMap<StateID, u32> = HashMap::new();
+    let mut order: Vec<StateID> = Vec::new(); // raw state of plain state i + 1
+    let mut trans: Vec<u32> = vec![0; k]; // state 0: dead, self loops
+    let mut labels: Vec<u32> = vec![0];
+    let plain_start = if is_dead(start) {
+        0
+    } else {
+        ids.insert(start, 1);
+        order.push(start);
+        1
+    };
+    let mut head = 0;
+    while head < order.len() {
+        let s = order[head];
+        head += 1;
+        labels.push(u32::from(dense.is_match_state(dense.next_eoi_state(s))));
+        for &b in &reps {
+            let t = dense.next_state(s, b);
+            let id = if is_dead(t) {
+                0
+            } else {
+                *ids.entry(t).or_insert_with(|| {
+                    order.push(t);
+                    order.len() as u32
+                })
+            };
+            trans.push(id);
+        }
+    }
+    Ok(Automaton { start: plain_start, n_classes: k, classes, trans, labels })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::*;
+    use super::*;
+    use crate::lower::{Pattern, RegexFlags};
+    use proptest::prelude::*;
+
+    fn dfa(p: Pattern) -> TerminalDfa {
+        term(p).unwrap()
+    }
+
+    /// Every terminal DFA this stage returns satisfies the module invariants.
+    pub(crate) fn check_invariants(d: &TerminalDfa) {
+        let k = d.n_classes as usize;
+        assert_eq!(d.trans.len(), d.n_states() * k);
+        assert!(d.trans[..k].iter().all(|&t| t == 0), "state 0 loops");
+        assert!(!d.accepting[0] && !d.live[0]);
+        assert!(d.live[1..].iter().all(|&l| l), "every non-dead state is live");
+        assert!(d.accepting.iter().zip(&d.live).all(|(&a, &l)| !a || l));
+        assert!(d.trans.iter().all(|&t| (t as usize) < d.n_states()));
+        assert!(d.classes.iter().all(|&c| (c as u32) < d.n_classes));
+        // classes are numbered by their smallest byte
+        let mut max = 0;
+        for &c in d.classes.iter() {
+            assert!(c <= max + 1 || (max == 0 && c == 0));
+            max = max.max(c);
+        }
+    }
+
+    #[test]
+    fn literal() {
+        let d = dfa(lit("if"));
+        check_invariants(&d);
+        assert_eq!(d.n_states(), 4); // dead, start, "i", "if"
+        assert!(d.matches(b"if"));
+        assert!(!d.matches(b"i") && !d.matches(b"iff") && !d.matches(b"IF"));
+        assert!(d.is_live_prefix(b"i") && !d.is_live_prefix(b"x"));
+        // classes: 'i', 'f', everything else
+        assert_eq!(d.n_classes, 3);
+    }
+
+    #[test]
+    fn case_insensitive_literal() {
+        let d = dfa(lit_i("select"));
+        check_invariants(&d);
+        for s in ["select", "SELECT", "SeLeCt"] {
+            assert!(d.matches(s.as_bytes()), "{s}");
+        }
+        assert!(!d.matches(b"selec"));
+        // 6 letters + start + dead, and one more: 's' folds to U+017F LONG S, two bytes in UTF-8.
+        assert_eq!(d.n_states(), 9);
+        // Simple case folding: 'k' also matches KELVIN SIGN.
+        let d = dfa(lit_i("k"));
+        assert!(d.matches("\u{212A}".as_bytes()) && d.matches(b"K"));
+    }
+
+    #[test]
+    fn ranges_repeats_and_alternation() {
+        let digit = Pattern::Range { from: '0', to: '9' };
+        let d = dfa(Pattern::Repeat { inner: Box::new(digit.clone()), min: 2, max: Some(4) });
+        check_invariants(&d);
+        assert!(!d.matches(b"1") && d.matches(b"12") && d.matches(b"1234") && !d.matches(b"12345"));
+        assert_eq!(d.n_states(), 6);
+        let d = dfa(Pattern::Repeat { inner: Box::new(digit.clone()), min: 1, max: None });
+        assert_eq!(d.n_states(), 3);
+        let d = dfa(Pattern::Alt(vec![lit("ab"), Pattern::Concat(vec![lit("a"), digit])]));
+        check_invariants(&d);
+        assert!(d.matches(b"ab") && d.matches(b"a7") && !d.matches(b"a"));
+        assert_eq!(d.n_states(), 4); // dead, start, "a", done
+        let d = dfa(Pattern::Range { from: 'α', to: 'ω' });
+        assert!(d.matches("λ".as_bytes()) && !d.matches(b"l"));
+    }
+
+    #[test]
+    fn regex_flags() {
+        let f = |i, m, s, x| RegexFlags { case_insensitive: i, multi_line: m, dot_matches_new_line: s, ignore_whitespace: x, unicode: false };
+        let d = dfa(re_flags("abc", f(true, false, false, false)));
+        assert!(d.matches(b"aBc"));
+        let d = dfa(re_flags("a.b", f(false, false, true, false)));
+        assert!(d.matches(b"a\nb"));
+        let d = dfa(re("a.b"));
+        assert!(!d.matches(b"a\nb") && d.matches(b"a-b"));
+        let d = dfa(re_flags("a b # comment\n c", f(false, false, false, true)));
+        assert!(d.matches(b"abc"));
+        let d = dfa(re_flags("[ ]x", f(false, false, false, true)));
+        assert!(d.matches(b" x"), "whitespace in a class is literal in Python's verbose mode");
+        let d = dfa(re_flags("a.", f(false, true, false, false)));
+        assert!(d.matches(b"ab"));
+    }
+
+    #[test]
+    fn python_name_and_string_regexes() {
+        // Python's NAME from the Lark python grammar.
+        let d = dfa(re(r"[^\W\d]\w*"));
+        check_invariants(&d);
+        for s in ["x", "_private", "héllo", "日本語", "a1"] {
+            assert!(d.matches(s.as_bytes()), "{s}");
+        }
+        for s in ["1a", "", "a-b", "a b"] {
+            assert!(!d.matches(s.as_bytes()), "{s}");
+        }
+        assert!(!d.is_live_prefix(b"\xff"), "invalid UTF-8 is never live");
+        assert!(d.is_live_prefix(b"\xe6"), "a partial UTF-8 sequence of a letter is live");
+        // A Python-style string regex (prefix, either quote, escapes), without look-around.
+        let d = dfa(re(r#"(?i:[rub]|br|rb|f|fr|rf)?("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')"#));
+        check_invariants(&d);
+        for s in [r#""""#, r#""a\"b""#, r"'it\'s'", r#"rb"x""#, r#"F"{x}""#] {
+            assert!(d.matches(s.as_bytes()), "{s}");
+        }
+        for s in [r#""a"b""#, r#""abc"#, "'a\nb'", r#""\""#] {
+            assert!(!d.matches(s.as_bytes()), "{s}");
+        }
+        assert!(d.is_live_prefix(br#""abc\"#));
+        // Lark's own python STRING uses look-around, which a DFA cannot express.
+        let e = term(re(r#"([ubf]?r?|r[ubf])("(?!"").*?(?<!\\)(\\\\)*?"|'(?!'').*?(?<!\\)(\\\\)*?')"#)).unwrap_err();
+        assert!(e.to_string().contains("look-around"), "{e}");
+    }
+
+    #[test]
+    fn accepting_is_not_delayed() {
+        // With search semantics, "a" would only be reported after one more byte (or EOI).
+        let d = dfa(re("a|abc"));
+        let s1 = d.walk(d.start, b"a");
+        assert!(d.accepting[s1 as usize] && d.live[s1 as usize]);
+        let s2 = d.walk(d.start, b"ab");
+        assert!(!d.accepting[s2 as usize] && d.live[s2 as usize]);
+        assert!(d.accepting[d.walk(d.start, b"abc") as usize]);
+        assert_eq!(d.walk(d.start, b"abcd"), 0);
+        assert_eq!(d.walk(d.start, b"b"), 0);
+        assert_eq!(d.n_states(), 5);
+    }
+
+    #[test]
+    fn minimal_state_counts() {
+        // Known minimal DFAs (+1 for the dead state).
+        let count = |p: Pattern| dfa(p).n_states();
+        assert_eq!(count(re("(a|b)*abb")), 5);
+        assert_eq!(count(re("[0-9]+")), 3);
+        assert_eq!(count(re("[0-9]+(\\.[0-9]+)?")), 5);
+        assert_eq!(count(re("(ab|ab)(c|c)")), 4 + 1);
+        assert_eq!(count(re("a{3}|a{5}")), 7);
+        // One scalar value of valid UTF-8: start, the E0/ED/F0/F4 lead bytes with their
+        // restricted second byte (4), one state per remaining continuation count (3), done.
+        assert_eq!(count(re("(?s:.)")), 1 + 1 + 4 + 3 + 1);
+    }
+
+    #[test]
+    fn output_is_deterministic() {
+        let a = dfa(re(r"[^\W\d]\w*"));
+        let b = dfa(re(r"[^\W\d]\w*"));
+        assert_eq!(a, b);
+        // The same language written differently gives the identical table.
+        assert_eq!(dfa(re("[a-c]+")), dfa(re("(a|b|c)(a|b|c)*")));
+    }
+
+    // ---- property tests against the regex crate -------------------------------------------
+
+    /// Patterns in the common intersection of Python `re` and the `regex` crate, in the style
+    /// of Lark's common library, each with an alphabet that exercises it.
+    const CASES: &[(&str, &str)] = &[
+        (r"[0-9]+", "019a"),
+        (r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", "09.eE+-x"),
+        (r"0[xX][0-9a-fA-F]+|0[oO][0-7]+|[1-9][0-9]*|0", "0x1fF8oO"),
+        (r#""(?:[^"\\]|\\.)*""#, "\"\\ab\n"),
+        (r"'''(?:[^'\\]|\\.|'[^']|''[^'])*'''", "'\\a"),
+        (r"#[^\n]*", "# a\n"),
+        (r"/\*(?:[^*]|\*+[^*/])*\*+/", "/* a"),
+        (r"(?:\r?\n[\t ]*)+", "\r\n\t a"),
+        (r"[^\W\d]\w*", "a_1 é9-"),
+        (r"[A-Za-z_][A-Za-z0-9_]*", "aZ_09 -"),
+        (r"(?i:select|from)", "selctFROM"),
+        (r"a{2,3}(?:b|cd){0,2}", "abcd"),
+        (r"[\u0370-\u03ff]+x?", "αωx\u{0400}"),
+        (r"(?s:.)+z", "az\n\u{e9}"),
+        (r"\d+|\s+", "1 \t٣a"),
+    ];
+
+    fn arb_case_and_string() -> impl Strategy<Value = (usize, Vec<u8>)> {
+        (0..CASES.len()).prop_flat_map(|i| {
+            let alphabet: Vec<char> = CASES[i].1.chars().collect();
+            let from_alphabet = proptest::collection::vec(proptest::sample::select(alphabet), 0..12)
+                .prop_map(|cs| cs.into_iter().collect::<String>().into_bytes());
+            let raw = proptest::collection::vec(any::<u8>(), 0..8);
+            (Just(i), prop_oneof![4 => from_alphabet, 1 => raw])
+        })
+    }
+
+    fn reference(i: usize) -> regex::bytes::Regex {
+        regex::bytes::Regex::new(&format!("^(?:{})$", CASES[i].0)).unwrap()
+    }
+
+    /// Shortest extension of the state `s` into an accepting state, by BFS over the DFA graph.
+    fn shortest_extension(d: &TerminalDfa, s: u32) -> Option<Vec<u8>> {
+        let k = d.n_classes as usize;
+        let mut rep = vec![0u8; k];
+        for b in (0..=255u8).rev() {
+            rep[d.classes[b as usize] as usize] = b;
+        }
+        let mut prev: Vec<Option<(u32, u8)>> = vec![None; d.n_states()];
+        let mut seen = vec![false; d.n_states()];
+        seen[s as usize] = true;
+        let mut queue = std::collections::VecDeque::from([s]);
+        while let Some(q) = queue.pop_front() {
+            if d.accepting[q as usize] {
+                let mut ext = Vec::new();
+                let mut q = q;
+                while let Some((p, b)) = prev[q as usize] {
+                    ext.push(b);
+                    q = p;
+                }
+                ext.reverse();
+                return Some(ext);
+            }
+            for &b in &rep {
+                let t = d.next(q, b);
+                if !seen[t as usize] {
+                    seen[t as usize] = true;
+                    prev[t as usize] = Some((q, b));
+                    queue.push_back(t);
+                }
+            }
+        }
+        None
+    }
+
+    proptest! {
+        #[test]
+        fn terminal_dfa_agrees_with_regex_crate((i, text) in arb_case_and_string()) {
+            let d = dfa(re(CASES[i].0));
+            check_invariants(&d);
+            prop_assert_eq!(d.matches(&text), reference(i).is_match(&text), "{} on {:?}", CASES[i].0, text);
+        }
+
+        #[test]
+        fn live_iff_some_extension_is_accepted((i, text) in arb_case_and_string()) {
+            let d = dfa(re(CASES[i].0));
+            let s = d.walk(d.start, &text);
+            let ext = shortest_extension(&d, s);
+            prop_assert_eq!(d.live[s as usize], ext.is_some());
+            let re = reference(i);
+            if let Some(ext) = ext {
+                // The extension found in the DFA is accepted by the reference too.
+                let mut full = text.clone();
+                full.extend_from_slice(&ext);
+                prop_assert!(re.is_match(&full), "{} on {:?}", CASES[i].0, full);
+            } else {
+                // Not live: no extension of up to 3 characters of the alphabet is accepted.
+                let alphabet: Vec<String> = CASES[i].1.chars().map(String::from).collect();
+                let mut exts: Vec<Vec<u8>> = vec![Vec::new()];
+                for _ in 0..4 {
+                    let mut longer = Vec::new();
+                    for e in &exts {
+                        let mut full = text.clone();
+                        full.extend_from_slice(e);
+                        prop_assert!(!re.is_match(&full), "{} on {:?}", CASES[i].0, full);
+                        for a in &alphabet {
+                            let mut n = e.clone();
+                            n.extend_from_slice(a.as_bytes());
+                            longer.push(n);
+                        }
+                    }
+                    exts = longer;
+                }
+            }
+        }
+    }
+}
