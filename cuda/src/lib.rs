@@ -143,8 +143,9 @@ pub fn probe() -> Result<DeviceInfo, GpuError> {
         if n <= 0 {
             return Err(GpuError::Unavailable("no CUDA device found".into()));
         }
-        let ctx = CudaContext::new(0)
-            .map_err(|e| GpuError::Unavailable(format!("cannot create a context on device 0: {e}")))?;
+        let ctx = CudaContext::new(0).map_err(|e| {
+            GpuError::Unavailable(format!("cannot create a context on device 0: {e}"))
+        })?;
         Ok(DeviceInfo {
             device_count: n as usize,
             name: ctx.name()?,
@@ -181,14 +182,18 @@ pub fn compile_ptx(cc: Option<(i32, i32)>) -> Result<String, GpuError> {
             ..Default::default()
         };
         if let Some((major, minor)) = cc {
-            opts.options.push(format!("--gpu-architecture=compute_{major}{minor}"));
+            opts.options
+                .push(format!("--gpu-architecture=compute_{major}{minor}"));
         }
         opts.options.push("--std=c++14".into());
         cudarc::nvrtc::compile_ptx_with_opts(KERNEL_SOURCE, opts)
             .map(|p| p.to_src())
             .map_err(|e| GpuError::Compile(format!("{e:?}")))
     })?;
-    cache.lock().unwrap_or_else(|e| e.into_inner()).insert(cc, ptx.clone());
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(cc, ptx.clone());
     Ok(ptx)
 }
 
@@ -217,7 +222,9 @@ impl GpuMasker {
     /// without NVRTC, [`GpuError::Driver`] when loading fails.
     pub fn new(stream: Arc<CudaStream>) -> Result<Self, GpuError> {
         driver_present()?;
-        let cc = guarded("querying the device", || Ok(stream.context().compute_capability()?))?;
+        let cc = guarded("querying the device", || {
+            Ok(stream.context().compute_capability()?)
+        })?;
         // A driver older than NVRTC may refuse PTX for the newest
         // architecture; NVRTC's default target is JIT-compiled forward.
         match Self::from_ptx(stream.clone(), &compile_ptx(Some(cc))?) {
@@ -262,7 +269,12 @@ impl GpuMasker {
             let sm_count = ctx
                 .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?
                 .max(1) as u32;
-            Ok(GpuMasker { ctx, stream, funcs: Arc::new(funcs), sm_count })
+            Ok(GpuMasker {
+                ctx,
+                stream,
+                funcs: Arc::new(funcs),
+                sm_count,
+            })
         })
     }
 
@@ -275,7 +287,10 @@ impl GpuMasker {
         if stream.context() != &self.ctx {
             return Err(GpuError::WrongContext);
         }
-        Ok(GpuMasker { stream, ..self.clone() })
+        Ok(GpuMasker {
+            stream,
+            ..self.clone()
+        })
     }
 
     /// The stream launches go to.
@@ -378,13 +393,23 @@ impl GpuMasker {
         // With zero mask words everything becomes -inf; upload one dummy
         // word rather than allocate zero bytes.
         let needed = mask_rows * layout.mask_words;
-        let host_mask: &[u32] = if needed == 0 { &[0] } else { &bitmask[..needed] };
+        let host_mask: &[u32] = if needed == 0 {
+            &[0]
+        } else {
+            &bitmask[..needed]
+        };
         let dev_mask = self.stream.clone_htod(host_mask)?;
         let dev_ix = match indices {
             Some(ix) => Some(self.stream.clone_htod(ix)?),
             None => None,
         };
-        self.apply_slices(logits, dtype, layout, &dev_mask, dev_ix.as_ref().map(|s| s.as_view()))
+        self.apply_slices(
+            logits,
+            dtype,
+            layout,
+            &dev_mask,
+            dev_ix.as_ref().map(|s| s.as_view()),
+        )
     }
 
     fn apply_slices<T>(
@@ -422,7 +447,9 @@ impl GpuMasker {
         // whose lengths were checked against `layout` above; the guards keep
         // cudarc's stream-ordering events alive until after the launch.
         unsafe {
-            self.launch_raw(stream, logits_ptr, dtype, layout, mask_ptr, ix_ptr, mask_rows)
+            self.launch_raw(
+                stream, logits_ptr, dtype, layout, mask_ptr, ix_ptr, mask_rows,
+            )
         }
     }
 
@@ -458,8 +485,11 @@ impl GpuMasker {
             return Err(GpuError::WrongContext);
         }
         if layout.rows > 1 && layout.row_stride < layout.width {
-            return Err(ApplyError::StrideTooSmall { stride: layout.row_stride, width: layout.width }
-                .into());
+            return Err(ApplyError::StrideTooSmall {
+                stride: layout.row_stride,
+                width: layout.width,
+            }
+            .into());
         }
         if indices == 0 && mask_rows != layout.rows {
             return Err(ApplyError::BufferTooShort {
@@ -481,11 +511,16 @@ impl GpuMasker {
         let esize = dtype.size();
         let elems = 16 / esize;
         let vec_ok = logits & 15 == 0
-            && (layout.rows == 1 || layout.row_stride.checked_mul(esize).is_some_and(|b| b & 15 == 0));
+            && (layout.rows == 1
+                || layout
+                    .row_stride
+                    .checked_mul(esize)
+                    .is_some_and(|b| b & 15 == 0));
         let nvec = layout.width.div_ceil(elems);
         // Small launches: one vector per thread so the grid still covers
         // every SM; large ones: four, for more loads in flight per thread.
-        let big = nvec.saturating_mul(mask_rows) >= 8 * (THREADS as usize) * 4 * self.sm_count as usize;
+        let big =
+            nvec.saturating_mul(mask_rows) >= 8 * (THREADS as usize) * 4 * self.sm_count as usize;
         let unroll = if big { 4 } else { 1 };
         let grid_x = nvec.div_ceil(THREADS as usize * unroll);
         let grid_y = mask_rows.min(65535);
@@ -530,10 +565,16 @@ mod tests {
     #[test]
     fn kernel_source_has_every_entry_point() {
         for name in ENTRY_POINTS {
-            assert!(KERNEL_SOURCE.contains(&format!("SC_ENTRY({name},")), "{name}");
+            assert!(
+                KERNEL_SOURCE.contains(&format!("SC_ENTRY({name},")),
+                "{name}"
+            );
         }
         assert!(KERNEL_SOURCE.contains(&format!("#define SC_THREADS {THREADS}")));
-        assert!(!KERNEL_SOURCE.contains("#include"), "NVRTC compiles it with no include path");
+        assert!(
+            !KERNEL_SOURCE.contains("#include"),
+            "NVRTC compiles it with no include path"
+        );
     }
 
     #[test]

@@ -43,7 +43,10 @@ fn kernel_logic_matches_reference_under_host_emulation() {
     let run = Command::new(&exe).output().unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout);
     let _ = std::fs::remove_dir_all(&out_dir);
-    assert!(run.status.success(), "emulation found mismatches:\n{stdout}");
+    assert!(
+        run.status.success(),
+        "emulation found mismatches:\n{stdout}"
+    );
     assert!(stdout.contains(" 0 failures"), "{stdout}");
     println!("{}", stdout.trim_end());
 }

@@ -165,7 +165,12 @@ pub struct BatchLayout {
 impl BatchLayout {
     /// A contiguous `[rows, width]` batch with `ceil(width / 32)`-word masks.
     pub const fn contiguous(rows: usize, width: usize) -> Self {
-        BatchLayout { rows, width, row_stride: width, mask_words: bitmask_words(width) }
+        BatchLayout {
+            rows,
+            width,
+            row_stride: width,
+            mask_words: bitmask_words(width),
+        }
     }
 
     /// Elements a logits buffer must hold: `(rows - 1) * row_stride + width`
@@ -192,24 +197,38 @@ impl BatchLayout {
         mask_rows: usize,
     ) -> Result<(), ApplyError> {
         if self.row_stride < self.width && self.rows > 1 {
-            return Err(ApplyError::StrideTooSmall { stride: self.row_stride, width: self.width });
+            return Err(ApplyError::StrideTooSmall {
+                stride: self.row_stride,
+                width: self.width,
+            });
         }
         let needed = self.logits_len()?;
         if logits_len < needed {
-            return Err(ApplyError::BufferTooShort { what: "logits", needed, len: logits_len });
+            return Err(ApplyError::BufferTooShort {
+                what: "logits",
+                needed,
+                len: logits_len,
+            });
         }
         let needed = mask_rows
             .checked_mul(self.mask_words)
             .ok_or(ApplyError::TooLarge("bitmask word count overflows usize"))?;
         if bitmask_len < needed {
-            return Err(ApplyError::BufferTooShort { what: "bitmask", needed, len: bitmask_len });
+            return Err(ApplyError::BufferTooShort {
+                what: "bitmask",
+                needed,
+                len: bitmask_len,
+            });
         }
         Ok(())
     }
 
     /// Checks that every index is in `0..rows`.
     pub fn check_indices(&self, indices: &[i32]) -> Result<(), ApplyError> {
-        match indices.iter().position(|&i| i < 0 || i as usize >= self.rows) {
+        match indices
+            .iter()
+            .position(|&i| i < 0 || i as usize >= self.rows)
+        {
             None => Ok(()),
             Some(position) => Err(ApplyError::IndexOutOfRange {
                 position,
@@ -356,7 +375,11 @@ fn apply_batch<T: Copy>(
             None => i,
         };
         let start = row * layout.row_stride;
-        apply_row(&mut logits[start..start + layout.width], &bitmask[i * w..(i + 1) * w], neg);
+        apply_row(
+            &mut logits[start..start + layout.width],
+            &bitmask[i * w..(i + 1) * w],
+            neg,
+        );
     }
     Ok(())
 }
@@ -508,7 +531,13 @@ mod tests {
 
     #[test]
     fn allowed_values_untouched_bit_for_bit() {
-        let special = [f32::NAN, -0.0, f32::NEG_INFINITY, f32::INFINITY, f32::MIN_POSITIVE];
+        let special = [
+            f32::NAN,
+            -0.0,
+            f32::NEG_INFINITY,
+            f32::INFINITY,
+            f32::MIN_POSITIVE,
+        ];
         let mut l: Vec<f32> = special.iter().copied().cycle().take(64).collect();
         let before = bits(&l);
         apply_bitmask_f32(&mut l, &[u32::MAX, u32::MAX]);
@@ -518,12 +547,20 @@ mod tests {
     #[test]
     fn batch_with_stride_and_indices() {
         // 3 rows of width 35, stride 40; masks of 2 words.
-        let layout = BatchLayout { rows: 3, width: 35, row_stride: 40, mask_words: 2 };
+        let layout = BatchLayout {
+            rows: 3,
+            width: 35,
+            row_stride: 40,
+            mask_words: 2,
+        };
         let mut l = vec![1.0f32; 2 * 40 + 35];
         // Mask row 0 -> logits row 2 (allow only token 33); mask row 1 -> row 0 (allow all).
         let mask = [0, 0b10, u32::MAX, u32::MAX];
         apply_bitmask_batch_f32(&mut l, layout, &mask, Some(&[2, 0])).unwrap();
-        assert!(l[..40].iter().all(|&x| x == 1.0), "row 0 all allowed; padding untouched");
+        assert!(
+            l[..40].iter().all(|&x| x == 1.0),
+            "row 0 all allowed; padding untouched"
+        );
         assert!(l[40..80].iter().all(|&x| x == 1.0), "row 1 not listed");
         for t in 0..35 {
             assert_eq!(l[80 + t] == 1.0, t == 33, "row 2 token {t}");
@@ -532,30 +569,78 @@ mod tests {
 
     #[test]
     fn batch_errors_write_nothing() {
-        let layout = BatchLayout { rows: 2, width: 32, row_stride: 32, mask_words: 1 };
+        let layout = BatchLayout {
+            rows: 2,
+            width: 32,
+            row_stride: 32,
+            mask_words: 1,
+        };
         let mut l = vec![1.0f32; 64];
         let e = apply_bitmask_batch_f32(&mut l, layout, &[0, 0], Some(&[0, 2])).unwrap_err();
-        assert_eq!(e, ApplyError::IndexOutOfRange { position: 1, index: 2, rows: 2 });
+        assert_eq!(
+            e,
+            ApplyError::IndexOutOfRange {
+                position: 1,
+                index: 2,
+                rows: 2
+            }
+        );
         let e = apply_bitmask_batch_f32(&mut l, layout, &[0, 0], Some(&[-1])).unwrap_err();
         assert!(matches!(e, ApplyError::IndexOutOfRange { index: -1, .. }));
         let e = apply_bitmask_batch_f32(&mut l, layout, &[0], None).unwrap_err();
-        assert_eq!(e, ApplyError::BufferTooShort { what: "bitmask", needed: 2, len: 1 });
+        assert_eq!(
+            e,
+            ApplyError::BufferTooShort {
+                what: "bitmask",
+                needed: 2,
+                len: 1
+            }
+        );
         let e = apply_bitmask_batch_f32(&mut l[..63], layout, &[0, 0], None).unwrap_err();
-        assert_eq!(e, ApplyError::BufferTooShort { what: "logits", needed: 64, len: 63 });
-        let bad = BatchLayout { row_stride: 31, ..layout };
+        assert_eq!(
+            e,
+            ApplyError::BufferTooShort {
+                what: "logits",
+                needed: 64,
+                len: 63
+            }
+        );
+        let bad = BatchLayout {
+            row_stride: 31,
+            ..layout
+        };
         let e = apply_bitmask_batch_f32(&mut l, bad, &[0, 0], None).unwrap_err();
-        assert_eq!(e, ApplyError::StrideTooSmall { stride: 31, width: 32 });
-        let huge = BatchLayout { rows: usize::MAX, ..layout };
+        assert_eq!(
+            e,
+            ApplyError::StrideTooSmall {
+                stride: 31,
+                width: 32
+            }
+        );
+        let huge = BatchLayout {
+            rows: usize::MAX,
+            ..layout
+        };
         assert!(matches!(
             apply_bitmask_batch_f32(&mut l, huge, &[], None),
             Err(ApplyError::TooLarge(_))
         ));
         assert!(l.iter().all(|&x| x == 1.0));
         // The last row needs only `width` elements, not a whole stride.
-        let l2 = BatchLayout { rows: 2, width: 30, row_stride: 32, mask_words: 1 };
+        let l2 = BatchLayout {
+            rows: 2,
+            width: 30,
+            row_stride: 32,
+            mask_words: 1,
+        };
         apply_bitmask_batch_f32(&mut l[..62], l2, &[0, 0], None).unwrap();
         // No rows at all: any buffers are fine.
-        let empty = BatchLayout { rows: 0, width: 5, row_stride: 0, mask_words: 9 };
+        let empty = BatchLayout {
+            rows: 0,
+            width: 5,
+            row_stride: 0,
+            mask_words: 9,
+        };
         apply_bitmask_batch_f32(&mut [], empty, &[], None).unwrap();
     }
 

@@ -61,8 +61,8 @@ pub(crate) fn terminal_dfa(hir: &Hir, ctx: &TermCtx<'_>, limit: usize) -> Result
                 LexicalError::new(ErrorKind::Internal(e.to_string()), ctx.name, Some(ctx.span))
             }
         })?;
-    let plain = plain_automaton(&dense)
-        .map_err(|e| LexicalError::new(ErrorKind::Internal(e), ctx.name, Some(ctx.span)))?;
+    let plain =
+        plain_automaton(&dense).map_err(|e| LexicalError::new(ErrorKind::Internal(e), ctx.name, Some(ctx.span)))?;
     let (dfa, _) = minimize(&plain);
     if dfa.n_states() > limit {
         return Err(limit_error());
@@ -87,9 +87,7 @@ pub(crate) fn plain_automaton(dense: &dense::DFA<Vec<u32>>) -> Result<Automaton,
         }
     }
     let k = reps.len();
-    let start = dense
-        .start_state(&start::Config::new().anchored(Anchored::Yes))
-        .map_err(|e| e.to_string())?;
+    let start = dense.start_state(&start::Config::new().anchored(Anchored::Yes)).map_err(|e| e.to_string())?;
     let is_dead = |s: StateID| dense.is_dead_state(s) || dense.is_quit_state(s);
 
     let mut ids: HashMap<StateID, u32> = HashMap::new();
@@ -199,7 +197,13 @@ mod tests {
 
     #[test]
     fn regex_flags() {
-        let f = |i, m, s, x| RegexFlags { case_insensitive: i, multi_line: m, dot_matches_new_line: s, ignore_whitespace: x, unicode: false };
+        let f = |i, m, s, x| RegexFlags {
+            case_insensitive: i,
+            multi_line: m,
+            dot_matches_new_line: s,
+            ignore_whitespace: x,
+            unicode: false,
+        };
         let d = dfa(re_flags("abc", f(true, false, false, false)));
         assert!(d.matches(b"aBc"));
         let d = dfa(re_flags("a.b", f(false, false, true, false)));

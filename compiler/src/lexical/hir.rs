@@ -36,9 +36,7 @@ pub(crate) fn pattern_to_hir(pattern: &Pattern, ctx: &TermCtx<'_>) -> Result<Hir
             }
             Hir::class(Class::Unicode(ClassUnicode::new([ClassUnicodeRange::new(*from, *to)])))
         }
-        Pattern::Concat(parts) => {
-            Hir::concat(parts.iter().map(|p| pattern_to_hir(p, ctx)).collect::<Result<_, _>>()?)
-        }
+        Pattern::Concat(parts) => Hir::concat(parts.iter().map(|p| pattern_to_hir(p, ctx)).collect::<Result<_, _>>()?),
         Pattern::Alt(parts) => {
             Hir::alternation(parts.iter().map(|p| pattern_to_hir(p, ctx)).collect::<Result<_, _>>()?)
         }
@@ -79,7 +77,7 @@ fn grammar_span(source: &str, span: Span, start: usize, end: usize) -> Span {
 fn regex_to_hir(source: &str, flags: RegexFlags, span: Span, ctx: &TermCtx<'_>) -> Result<Hir, LexicalError> {
     let located = |kind: ErrorKind, start: usize, end: usize| {
         let mut e = LexicalError::new(kind, ctx.name, Some(grammar_span(source, span, start, end)));
-        e.definition = Some(ctx.span);
+        e.0.definition = Some(ctx.span);
         e
     };
     let verbose = flags.ignore_whitespace || leading_flags_contain(source, 'x');
@@ -166,7 +164,7 @@ pub(crate) struct Translated {
 impl Translated {
     fn push(&mut self, s: &str, orig: usize) {
         self.text.push_str(s);
-        self.map.extend(std::iter::repeat(orig).take(s.len()));
+        self.map.resize(self.map.len() + s.len(), orig);
     }
 
     /// Pushes `s` standing for the original text `orig_start..orig_end`: its last byte maps to
@@ -229,7 +227,13 @@ pub(crate) fn translate_python(src: &str, verbose: bool) -> Result<Translated, (
                     // Python: `\0` + up to two octal digits, or three octal digits, are octal;
                     // inside a class any 1-3 octal digits are octal; otherwise a group reference.
                     let n_oct = (1..=3).take_while(|&k| is_oct(at(i + k))).count();
-                    let octal_len = if e == '0' || in_class { n_oct } else if n_oct == 3 { 3 } else { 0 };
+                    let octal_len = if e == '0' || in_class {
+                        n_oct
+                    } else if n_oct == 3 {
+                        3
+                    } else {
+                        0
+                    };
                     if octal_len == 0 {
                         if in_class {
                             out.push("\\", o); // `[\8]`: let regex-syntax reject it

@@ -105,11 +105,8 @@ pub(crate) fn build_lexer(members: &[Member<'_>], limit: usize) -> Result<LexerD
             .min();
         labels.push(best.map_or(0, |rank| rank.2.raw() + 1));
         for &b in &reps {
-            let next: Product = state
-                .iter()
-                .map(|&(i, s)| (i, members[i as usize].dfa.next(s, b)))
-                .filter(|&(_, t)| t != 0)
-                .collect();
+            let next: Product =
+                state.iter().map(|&(i, s)| (i, members[i as usize].dfa.next(s, b))).filter(|&(_, t)| t != 0).collect();
             let id = match ids.get(&next) {
                 Some(&id) => id,
                 None => {
@@ -304,4 +301,3 @@ mod tests {
         }
     }
 }
-

@@ -351,11 +351,7 @@ pub(crate) mod tests {
 
     fn arb_automaton() -> impl Strategy<Value = Automaton> {
         (1usize..12, 1usize..4).prop_flat_map(|(n, k)| {
-            (
-                proptest::collection::vec(0..n as u32, n * k),
-                proptest::collection::vec(0u32..3, n),
-                0..n as u32,
-            )
+            (proptest::collection::vec(0..n as u32, n * k), proptest::collection::vec(0u32..3, n), 0..n as u32)
                 .prop_map(move |(trans, labels, start)| auto(k, start, trans, labels))
         })
     }

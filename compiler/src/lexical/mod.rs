@@ -36,7 +36,9 @@ mod minimize;
 use std::fmt;
 
 use crate::diagnostics::{Diagnostic, Span};
-use crate::lower::{Bnf, TerminalKind};
+use crate::lower::Bnf;
+#[cfg(doc)]
+use crate::lower::{Pattern, TerminalKind};
 use syncodec_artifacts::ids::{IdVec, TerminalId};
 
 /// A minimized byte-level DFA for one terminal, over byte equivalence classes.
@@ -182,7 +184,10 @@ pub(crate) struct TermCtx<'a> {
 /// An error of the lexical stage: opaque, with a predicate per interesting kind; becomes a
 /// [`Diagnostic`] via [`LexicalError::to_diagnostic`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LexicalError {
+pub struct LexicalError(Box<ErrorInner>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ErrorInner {
     kind: ErrorKind,
     /// Terminal name, or `None` for the combined lexer.
     terminal: Option<String>,
@@ -205,64 +210,80 @@ enum ErrorKind {
     EmptyRange(String),
     EmptyMatch,
     EmptyLanguage,
-    LimitExceeded { limit: usize },
+    LimitExceeded {
+        limit: usize,
+    },
     /// regex-automata failed for a reason other than a size limit.
     Internal(String),
 }
 
 impl LexicalError {
     fn new(kind: ErrorKind, terminal: &str, span: Option<Span>) -> LexicalError {
-        LexicalError { kind, terminal: Some(terminal.to_string()), span, definition: None, help: None, notes: Vec::new() }
+        LexicalError(Box::new(ErrorInner {
+            kind,
+            terminal: Some(terminal.to_string()),
+            span,
+            definition: None,
+            help: None,
+            notes: Vec::new(),
+        }))
     }
 
     fn lexer(kind: ErrorKind) -> LexicalError {
-        LexicalError { kind, terminal: None, span: None, definition: None, help: None, notes: Vec::new() }
+        LexicalError(Box::new(ErrorInner {
+            kind,
+            terminal: None,
+            span: None,
+            definition: None,
+            help: None,
+            notes: Vec::new(),
+        }))
     }
 
     fn with_help(mut self, help: impl Into<String>) -> LexicalError {
-        self.help = Some(help.into());
+        self.0.help = Some(help.into());
         self
     }
 
     fn with_note(mut self, note: impl Into<String>) -> LexicalError {
-        self.notes.push(note.into());
+        self.0.notes.push(note.into());
         self
     }
 
     /// A DFA (a terminal's or the lexer's) exceeded [`LexicalOptions::dfa_state_limit`].
     pub fn is_limit_exceeded(&self) -> bool {
-        matches!(self.kind, ErrorKind::LimitExceeded { .. })
+        matches!(self.0.kind, ErrorKind::LimitExceeded { .. })
     }
 
     /// A terminal matches the empty string.
     pub fn is_empty_match(&self) -> bool {
-        self.kind == ErrorKind::EmptyMatch
+        self.0.kind == ErrorKind::EmptyMatch
     }
 
     /// Look-around, a backreference or an assertion in a terminal's regex.
     pub fn is_unsupported_regex(&self) -> bool {
-        matches!(self.kind, ErrorKind::LookAround | ErrorKind::Backreference | ErrorKind::Assertion(_))
+        matches!(self.0.kind, ErrorKind::LookAround | ErrorKind::Backreference | ErrorKind::Assertion(_))
     }
 
     pub fn span(&self) -> Option<Span> {
-        self.span
+        self.0.span
     }
 
     pub fn to_diagnostic(&self) -> Diagnostic {
-        let mut d = match self.span {
+        let mut d = match self.0.span {
             Some(span) => Diagnostic::error(self.to_string(), span),
             None => Diagnostic::unlocated(self.to_string()),
         };
-        if let (Some(def), Some(span)) = (self.definition, self.span) {
+        if let (Some(def), Some(span)) = (self.0.definition, self.0.span) {
             if def != span {
-                let name = self.terminal.as_deref().unwrap_or("?");
+                let name = self.0.terminal.as_deref().unwrap_or("?");
                 d = d.with_label(def, format!("in terminal {name}"));
             }
         }
-        for note in &self.notes {
+        for note in &self.0.notes {
             d = d.with_note(note.clone());
         }
-        if let Some(help) = &self.help {
+        if let Some(help) = &self.0.help {
             d = d.with_help(help.clone());
         }
         d
@@ -271,11 +292,11 @@ impl LexicalError {
 
 impl fmt::Display for LexicalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let who = match &self.terminal {
+        let who = match &self.0.terminal {
             Some(name) => format!("terminal {name}"),
             None => "lexer".to_string(),
         };
-        match &self.kind {
+        match &self.0.kind {
             ErrorKind::InvalidRegex(what) => write!(f, "{who}: invalid regex: {what}"),
             ErrorKind::LookAround => write!(f, "{who}: look-around is not supported in terminals"),
             ErrorKind::Backreference => write!(f, "{who}: backreferences are not supported in terminals"),
@@ -300,7 +321,7 @@ pub(crate) mod test_util {
     //! Hand-built [`Bnf`] values and patterns (the front end is developed separately).
     use super::*;
     use crate::diagnostics::FileId;
-    use crate::lower::{Pattern, RegexFlags, TerminalDef};
+    use crate::lower::{Pattern, RegexFlags, TerminalDef, TerminalKind};
     use syncodec_artifacts::ids::RuleId;
 
     pub fn re(source: &str) -> Pattern {
@@ -359,7 +380,7 @@ pub(crate) mod test_util {
 mod tests {
     use super::test_util::*;
     use super::*;
-    use crate::lower::Pattern;
+    use crate::lower::{Pattern, TerminalKind};
 
     #[test]
     fn build_reports_every_broken_terminal_and_skips_declared() {

@@ -307,8 +307,10 @@ mod tests {
         let LaSource::Derived(d) = c_items[0] else { panic!("expected a derived source") };
         assert_eq!(bits(&start.derived[d as usize].spontaneous).collect::<Vec<_>>(), vec![0, 1]);
         assert!(start.derived[d as usize].kernels.is_empty());
-        // The rule s inherits the kernel item's lookahead (end of input).
-        let s_source = start.transitions[2].sources[0];
+        // The transition on s advances the kernel item; the one on c advances `s: • c c`,
+        // whose rule s inherits the kernel item's lookahead (end of input).
+        assert_eq!(start.transitions[2].sources, vec![LaSource::Kernel(0)]);
+        let s_source = start.transitions[3].sources[0];
         let LaSource::Derived(d) = s_source else { panic!("expected a derived source") };
         assert_eq!(start.derived[d as usize].kernels, vec![0]);
     }

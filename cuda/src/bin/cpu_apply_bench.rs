@@ -12,7 +12,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use syncodec_runtime::apply::{apply_bitmask_bf16, apply_bitmask_f16, apply_bitmask_f32, bitmask_words};
+use syncodec_runtime::apply::{
+    apply_bitmask_bf16, apply_bitmask_f16, apply_bitmask_f32, bitmask_words,
+};
 
 /// xorshift64*, enough for benchmark data.
 struct Rng(u64);
@@ -59,7 +61,10 @@ fn median_us(runs: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2000);
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(2000);
     let patterns = ["random", "grammar", "all-allowed", "none-allowed"];
     println!("CPU apply_bitmask, one row, median of {runs} calls (µs)");
     print!("{:>7} {:>5}", "vocab", "dtype");
@@ -84,7 +89,9 @@ fn main() {
                     }
                     _ => {
                         let mut l: Vec<u16> = (0..vocab).map(|i| i as u16).collect();
-                        median_us(runs, || apply_bitmask_bf16(black_box(&mut l), black_box(&m)))
+                        median_us(runs, || {
+                            apply_bitmask_bf16(black_box(&mut l), black_box(&m))
+                        })
                     }
                 };
                 print!(" {us:>13.2}");
