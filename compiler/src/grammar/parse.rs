@@ -163,7 +163,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::import_path => "a module path",
         Rule::name_list => "`(` with names",
         Rule::nl => "the end of the line",
-        Rule::EOI => "the end of the file",
+        Rule::EOI => "the end of the line",
         Rule::modifiers => "a name",
         _ => return None,
     })
@@ -201,6 +201,9 @@ fn syntax_error(file: FileId, text: &str, pos: usize, variant: &pest::error::Err
         pest::error::ErrorVariant::CustomError { message } => {
             return Diagnostic::error(message.clone(), span).with_help("see docs/grammar-language.md for the syntax");
         }
+    }
+    if rules.contains(&Rule::colon) {
+        expected = vec!["`:`"];
     }
     let list = match expected.as_slice() {
         [] => "something else".to_owned(),
@@ -271,11 +274,12 @@ impl Builder {
             Rule::unknown_directive => {
                 let word: String = pair.as_str().chars().take_while(|c| !c.is_whitespace()).collect();
                 let word_span = Span::new(self.file, span.start as usize, span.start as usize + word.len());
-                self.error(
-                    format!("unknown directive `{word}`"),
-                    word_span,
-                    "the directives are `%import`, `%ignore`, `%declare`, `%override` and `%extend`",
-                );
+                let known = ["%import", "%ignore", "%declare", "%override", "%extend"];
+                let help = match crate::grammar::suggest::closest(&word, known) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => "the directives are `%import`, `%ignore`, `%declare`, `%override` and `%extend`".to_owned(),
+                };
+                self.error(format!("unknown directive `{word}`"), word_span, help);
                 None
             }
             _ => None,
@@ -646,7 +650,7 @@ mod tests {
     fn missing_colon_is_located_with_help() {
         let (msg, at, help) = first_error("a: b\nc d\n");
         assert!(msg.starts_with("syntax error: expected"), "{msg}");
-        assert!(msg.contains("`:`"), "{msg}");
+        assert_eq!(msg, "syntax error: expected `:`, found `d`");
         assert_eq!(at, "g.lark:2:3");
         assert!(help.is_some_and(|h| h.contains("starts with `|`")));
     }
@@ -686,6 +690,8 @@ mod tests {
         assert!(msgs.contains(&"unknown regex flag `q`"), "{msgs:?}");
         assert!(msgs.contains(&"repetition range `~ 5..2` is empty"), "{msgs:?}");
         assert!(msgs.contains(&"unknown directive `%frobnicate`"), "{msgs:?}");
+        let (_, _, d) = parse("%ignor A\n");
+        assert_eq!(d[0].help.as_deref(), Some("did you mean `%ignore`?"));
         assert!(msgs.contains(&"`%import common` names no definition"), "{msgs:?}");
         assert!(d.iter().all(|d| d.help.is_some()));
     }

@@ -277,7 +277,7 @@ impl Builder<'_, '_> {
 /// Concatenation, flattened, with adjacent literals of the same case flag joined.
 pub(crate) fn concat(items: Vec<Pattern>) -> Pattern {
     let mut out: Vec<Pattern> = Vec::new();
-    let mut push = |p: Pattern, out: &mut Vec<Pattern>| {
+    let push = |p: Pattern, out: &mut Vec<Pattern>| {
         if let (Some(Pattern::Literal { value: prev, case_insensitive: pci }), Pattern::Literal { value, case_insensitive }) = (out.last_mut(), &p) {
             if pci == case_insensitive {
                 prev.push_str(value);

@@ -98,7 +98,7 @@ impl Grammar {
         for p in 0..=n_productions {
             item_base.push(item_production.len() as u32);
             let len = (rhs_start[p + 1] - rhs_start[p]) as usize;
-            item_production.extend(std::iter::repeat(p as u32).take(len + 1));
+            item_production.resize(item_production.len() + len + 1, p as u32);
         }
         item_base.push(item_production.len() as u32);
 
