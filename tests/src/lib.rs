@@ -25,3 +25,5 @@ pub fn shared_data(relative: &str) -> Option<PathBuf> {
     }
     found
 }
+
+pub mod generate;
