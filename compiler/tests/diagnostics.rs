@@ -43,3 +43,16 @@ fn every_error_fixture_fails_with_a_located_diagnostic() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+#[test]
+fn every_error_diagnostic_of_the_fixtures_has_a_help_line() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/errors");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let compilation = compile_str(&path.display().to_string(), &text, &CompileOptions::default());
+        for d in compilation.diagnostics.iter().filter(|d| d.is_error()) {
+            assert!(d.help.is_some(), "{}: `{}` has no help line", path.display(), d.message);
+        }
+    }
+}

@@ -283,8 +283,12 @@ impl LexicalError {
         for note in &self.0.notes {
             d = d.with_note(note.clone());
         }
-        if let Some(help) = &self.0.help {
-            d = d.with_help(help.clone());
+        match (&self.0.help, &self.0.kind) {
+            (Some(help), _) => d = d.with_help(help.clone()),
+            (None, ErrorKind::InvalidRegex(_)) => {
+                d = d.with_help("terminal regexes use Python `re` syntax as Lark grammars do (escape `/` as `\\/`); see docs/grammar-language.md for what is supported")
+            }
+            (None, _) => {}
         }
         d
     }
