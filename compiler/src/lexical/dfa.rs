@@ -7,7 +7,11 @@
 //! `accepting[s] := is_match_state(next_eoi_state(s))` — "the bytes read to reach `s` are in the
 //! language" — and keeps the byte transitions as they are. With [`MatchKind::All`] determinization
 //! never prunes states after a match, so this automaton recognizes exactly the language of the
-//! HIR. Liveness (`live[s]` iff an accepting state is reachable from `s`) is then computed by
+//! HIR. A terminal that contains a lazy repetition (`*?`, `+?`, `??`, `{n,m}?`) is determinized
+//! with [`MatchKind::LeftmostFirst`] instead: the DFA then drops every continuation with lower
+//! preference than a match already found, which is how a backtracking engine (Python's `re`, so
+//! Lark) ends such a lexeme — `/\/\*(.|\n)*?\*\//` stops at the first `*/`. In that mode
+//! alternatives inside the terminal are also tried in order, as in Python. Liveness (`live[s]` iff an accepting state is reachable from `s`) is then computed by
 //! [`minimize`] on the minimal automaton, where every non-live state has become state 0.
 //!
 //! Size limits: regex-automata's NFA, determinization and DFA size limits are derived from the
@@ -41,11 +45,12 @@ pub(crate) fn terminal_dfa(hir: &Hir, ctx: &TermCtx<'_>, limit: usize) -> Result
             Some(_) => limit_error(),
             None => LexicalError::new(ErrorKind::Internal(e.to_string()), ctx.name, Some(ctx.span)),
         })?;
+    let match_kind = if has_lazy_repetition(hir) { MatchKind::LeftmostFirst } else { MatchKind::All };
     let dense = dense::Builder::new()
         .configure(
             dense::Config::new()
                 .start_kind(StartKind::Anchored)
-                .match_kind(MatchKind::All)
+                .match_kind(match_kind)
                 .minimize(false)
                 .accelerate(false)
                 .specialize_start_states(false)
@@ -68,6 +73,17 @@ pub(crate) fn terminal_dfa(hir: &Hir, ctx: &TermCtx<'_>, limit: usize) -> Result
         return Err(limit_error());
     }
     Ok(dfa)
+}
+
+/// True when `hir` contains a non-greedy repetition anywhere.
+pub(crate) fn has_lazy_repetition(hir: &Hir) -> bool {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Repetition(rep) => !rep.greedy || has_lazy_repetition(&rep.sub),
+        HirKind::Capture(cap) => has_lazy_repetition(&cap.sub),
+        HirKind::Concat(subs) | HirKind::Alternation(subs) => subs.iter().any(has_lazy_repetition),
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) | HirKind::Look(_) => false,
+    }
 }
 
 /// The states reachable from the anchored start, as a complete automaton over regex-automata's
@@ -131,6 +147,23 @@ mod tests {
 
     fn dfa(p: Pattern) -> TerminalDfa {
         term(p).unwrap()
+    }
+
+    #[test]
+    fn lazy_terminals_stop_where_a_backtracking_engine_stops() {
+        // C comment written with a lazy loop, as Lark grammars do.
+        let d = dfa(re(r"/\*(.|\n)*?\*/"));
+        check_invariants(&d);
+        assert!(d.matches(b"/* a */"));
+        assert!(d.matches(b"/* a\n * b */"));
+        assert!(!d.matches(b"/* a */ b */"), "the lexeme ends at the first `*/`");
+        assert!(!d.is_live_prefix(b"/* a */ "), "nothing may follow the first `*/`");
+        // Lazy string body, then greedy parts after it, and lazy inside a concatenation.
+        let d = dfa(re(r#""(.)*?""#));
+        assert!(d.matches(br#""ab""#) && !d.matches(br#""a"b""#));
+        // Without a lazy repetition the terminal is a plain language (longest match).
+        let d = dfa(re("a|ab"));
+        assert!(d.matches(b"ab") && d.matches(b"a"));
     }
 
     /// Every terminal DFA this stage returns satisfies the module invariants.
