@@ -29,6 +29,7 @@ pub mod grammar;
 pub mod lexical;
 pub mod lower;
 pub mod lr;
+pub mod vocab;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
