@@ -123,6 +123,7 @@ mod tests {
                     mode: "lr1".into(),
                 },
                 indentation: None,
+                auto_semicolon: None,
             },
         }
     }

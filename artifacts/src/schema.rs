@@ -43,6 +43,8 @@ pub struct CompiledGrammar {
     pub lr: LrTable,
     /// Present when the grammar declares `_INDENT`/`_DEDENT`.
     pub indentation: Option<Indentation>,
+    /// Present when the grammar has an `%auto_semicolon` statement (format version 2).
+    pub auto_semicolon: Option<AutoSemicolon>,
 }
 
 /// What kind of definition a terminal came from (drives the lexer's tie-break).
@@ -138,6 +140,18 @@ pub struct Indentation {
     pub close_brackets: Vec<TerminalId>,
     /// Tab stops (8, as CPython and Lark use).
     pub tab_len: u32,
+}
+
+/// Automatic semicolon insertion settings (`%auto_semicolon NEWLINE -> SEMICOLON after ...`).
+///
+/// The runtime drops every lexeme of `newline`, except that one directly after a `triggers`
+/// terminal is handed to the parser as `semicolon`; the end of input after a trigger inserts
+/// `semicolon` as well.
+#[derive(Debug, Clone, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct AutoSemicolon {
+    pub newline: TerminalId,
+    pub semicolon: TerminalId,
+    pub triggers: Vec<TerminalId>,
 }
 
 /// A decoded LR action.

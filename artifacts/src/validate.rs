@@ -1,6 +1,6 @@
 //! Semantic validation of an archived payload, run after rkyv's structural check.
 //!
-//! Order: terminals and their DFAs, lexer, productions, LR tables, indentation. Each check
+//! Order: terminals and their DFAs, lexer, productions, LR tables, indentation, semicolon insertion. Each check
 //! guarantees that every id stored in a table is below the length of the table it indexes, so
 //! the runtime may index with `get()` and treat a miss as corruption without further checks.
 
@@ -93,6 +93,12 @@ fn grammar(g: &ArchivedCompiledGrammar) -> Result<(), OpenError> {
         let all = ids.iter().copied().chain(ind.open_brackets.iter().map(|t| t.raw())).chain(ind.close_brackets.iter().map(|t| t.raw()));
         if all.into_iter().any(|t| t as u64 >= n_terminals) || ind.tab_len.to_native() == 0 {
             return Err(corrupt("indentation settings out of range".into()));
+        }
+    }
+    if let rkyv::option::ArchivedOption::Some(semi) = &g.auto_semicolon {
+        let ids = [semi.newline.raw(), semi.semicolon.raw()];
+        if ids.into_iter().chain(semi.triggers.iter().map(|t| t.raw())).any(|t| t as u64 >= n_terminals) {
+            return Err(corrupt("semicolon insertion settings out of range".into()));
         }
     }
     Ok(())

@@ -97,6 +97,11 @@ pub fn compiled_grammar(compiled: &Compiled) -> CompiledGrammar {
             close_brackets: ind.close_brackets.clone(),
             tab_len: 8,
         }),
+        auto_semicolon: bnf.auto_semicolon.as_ref().map(|semi| schema::AutoSemicolon {
+            newline: semi.newline,
+            semicolon: semi.semicolon,
+            triggers: semi.triggers.clone(),
+        }),
     }
 }
 

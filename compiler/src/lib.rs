@@ -222,6 +222,8 @@ pub struct Summary {
     pub lr_states: usize,
     pub conflicts: usize,
     pub indentation: bool,
+    /// `%auto_semicolon` is on (the text form prints a line only then).
+    pub auto_semicolon: bool,
     pub file_extensions: Vec<String>,
 }
 
@@ -251,6 +253,7 @@ impl Summary {
             lr_states: compiled.lr.n_states,
             conflicts: compiled.lr.conflicts.len(),
             indentation: bnf.indentation.is_some(),
+            auto_semicolon: bnf.auto_semicolon.is_some(),
             file_extensions: compiled.file_extensions.clone(),
         }
     }
@@ -258,7 +261,8 @@ impl Summary {
     /// The text form printed by `syncodec check`.
     pub fn to_text(&self) -> String {
         let largest = self.largest_dfa.as_ref().map_or(String::new(), |(n, s)| format!("largest {n} {s}, "));
-        format!(
+        let semicolons = if self.auto_semicolon { "semicolon insertion: yes\n" } else { "" };
+        let text = format!(
             "grammar: {} (start rule `{}`, files .{})\nrules: {} ({} after lowering, {} productions)\nterminals: {} ({} ignored, {} declared)\ndfa states: {} ({}lexer {})\nlr states: {} ({})\nconflicts: {}\nindentation: {}\n",
             self.grammar,
             self.start,
@@ -276,6 +280,7 @@ impl Summary {
             self.lr_mode,
             self.conflicts,
             if self.indentation { "yes" } else { "no" },
-        )
+        );
+        text + semicolons
     }
 }

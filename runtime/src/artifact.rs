@@ -251,8 +251,8 @@ mod tests {
     fn wrong_magic_version_and_compression_are_named() {
         let bytes = testing::assign_bytes();
         let mut wrong = bytes.clone();
-        wrong[8..12].copy_from_slice(&2u32.to_le_bytes());
-        assert!(matches!(Artifact::from_bytes(&wrong), Err(OpenError::VersionMismatch { found: 2, expected: 1 })));
+        wrong[8..12].copy_from_slice(&1u32.to_le_bytes());
+        assert!(matches!(Artifact::from_bytes(&wrong), Err(OpenError::VersionMismatch { found: 1, expected: 2 })));
         let mut magic = bytes.clone();
         magic[0] = b'X';
         assert!(matches!(Artifact::from_bytes(&magic), Err(OpenError::BadMagic)));

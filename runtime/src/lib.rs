@@ -7,6 +7,7 @@
 //! - [`artifact`]: open (mmap or in-memory bytes) and validate; never panics on a bad file.
 //! - [`lexer`]: maximal-munch lexing over the combined lexer DFA; per-terminal DFA access.
 //! - [`indent`]: Python-style INDENT/DEDENT derived from the newline terminal.
+//! - [`semicolon`]: automatic semicolon insertion (Go style) from the newline terminal.
 //! - [`parser`]: the LR driver, and whole-text [`parser::parse`] with positioned errors.
 //! - [`apply`]: applying token masks to logits on the CPU.
 //!
@@ -18,6 +19,7 @@ pub mod artifact;
 pub mod indent;
 pub mod lexer;
 pub mod parser;
+pub mod semicolon;
 
 #[cfg(test)]
 mod testing;

@@ -12,7 +12,8 @@
 //! with `lr1` tables (no default reductions) that is exactly the set of terminals that may come
 //! next.
 //!
-//! [`parse`] chains [`Lexer`] → [`Indenter`] (when the grammar has indentation) → [`Parser`] and
+//! [`parse`] chains [`Lexer`] → [`Indenter`] (when the grammar has indentation) or
+//! [`SemicolonInserter`] (when it has `%auto_semicolon`; lowering allows only one) → [`Parser`] and
 //! reports the first problem as a [`ParseError`] with a byte offset, a 1-based line and a 1-based
 //! column counted in characters.
 //!
@@ -28,6 +29,7 @@ use syncodec_artifacts::schema::{Action, ArchivedCompiledGrammar, ArchivedTermin
 
 use crate::indent::{IndentError, Indenter};
 use crate::lexer::{Lexeme, Lexer};
+use crate::semicolon::SemicolonInserter;
 
 /// Why the parser refused a terminal or the end of input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -388,21 +390,24 @@ fn feed_error(parser: &Parser<'_>, lexeme: Lexeme, text: &[u8], error: FeedError
     ParseError::new(text, lexeme.start, kind)
 }
 
-/// Lexes, indents (when the grammar has indentation) and parses `text`; `Ok` when it is a
+/// Lexes, indents (when the grammar has indentation) or inserts semicolons (with
+/// `%auto_semicolon`) and parses `text`; `Ok` when it is a
 /// complete program. The error is the first problem found, with its position.
 pub fn parse(grammar: &ArchivedCompiledGrammar, text: &[u8]) -> Result<(), ParseError> {
     let lexer = Lexer::new(grammar);
     let mut parser = Parser::new(grammar);
     let mut indenter = grammar.indentation.as_ref().map(Indenter::new);
+    let mut semicolons = grammar.auto_semicolon.as_ref().map(SemicolonInserter::new);
     let mut queue: Vec<Lexeme> = Vec::new();
     for next in lexer.lexemes(text, 0) {
         let lexeme = next.map_err(|e| {
             let snippet = escape(text.get(e.offset..).unwrap_or(&[]), 16);
             ParseError::new(text, e.offset, ParseErrorKind::NoTerminal { snippet })
         })?;
-        match indenter.as_mut() {
-            None => queue.push(lexeme),
-            Some(indenter) => indenter.push(lexeme, text, &mut queue).map_err(|e| ParseError::new(text, e.offset, ParseErrorKind::Indentation(e)))?,
+        match (indenter.as_mut(), semicolons.as_mut()) {
+            (Some(indenter), _) => indenter.push(lexeme, text, &mut queue).map_err(|e| ParseError::new(text, e.offset, ParseErrorKind::Indentation(e)))?,
+            (None, Some(semicolons)) => semicolons.push(lexeme, &mut queue),
+            (None, None) => queue.push(lexeme),
         }
         for lexeme in queue.drain(..) {
             parser.feed(lexeme.terminal).map_err(|e| feed_error(&parser, lexeme, text, e, false))?;
@@ -410,6 +415,10 @@ pub fn parse(grammar: &ArchivedCompiledGrammar, text: &[u8]) -> Result<(), Parse
     }
     if let Some(indenter) = indenter.as_mut() {
         indenter.finish(text.len(), &mut queue);
+    } else if let Some(semicolons) = semicolons.as_mut() {
+        semicolons.finish(text.len(), &mut queue);
+    }
+    {
         for lexeme in queue.drain(..) {
             parser.feed(lexeme.terminal).map_err(|e| feed_error(&parser, lexeme, text, e, true))?;
         }

@@ -332,6 +332,7 @@ pub fn grammar(name: &str, rules: &[(&str, &[&str])], indentation: bool) -> Comp
         lexer,
         lr,
         indentation,
+        auto_semicolon: None,
     }
 }
 

@@ -23,6 +23,8 @@ pub enum Item {
     Import(Import),
     /// `%declare A B`.
     Declare { names: Vec<Ident>, span: Span },
+    /// `%auto_semicolon NEWLINE -> SEMI after T ...` (syncodec extension).
+    AutoSemicolon(AutoSemicolon),
     /// `%override name: ...`.
     Override(Definition),
     /// `%extend name: ...`.
@@ -144,6 +146,40 @@ impl Import {
         let parts: Vec<&str> = self.module.iter().map(|m| m.name.as_str()).collect();
         format!("{}{}", if self.relative { "." } else { "" }, parts.join("."))
     }
+}
+
+/// A terminal named by a directive: its name or a literal it matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TermRef {
+    Name(Ident),
+    Literal(Literal),
+}
+
+impl TermRef {
+    pub fn span(&self) -> Span {
+        match self {
+            TermRef::Name(id) => id.span,
+            TermRef::Literal(l) => l.span,
+        }
+    }
+
+    /// As written in a grammar: the name, or the quoted literal.
+    pub fn text(&self) -> String {
+        match self {
+            TermRef::Name(id) => id.name.clone(),
+            TermRef::Literal(l) => crate::grammar::escape::quote(&l.value, l.case_insensitive),
+        }
+    }
+}
+
+/// `%auto_semicolon NEWLINE -> SEMI after T1 T2 ...`: newline lexemes are dropped, except after
+/// a trigger terminal, where they become `SEMI` (as Go's automatic semicolon insertion).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoSemicolon {
+    pub newline: TermRef,
+    pub semicolon: TermRef,
+    pub triggers: Vec<TermRef>,
+    pub span: Span,
 }
 
 /// Lark's convention: a name whose first letter is uppercase is a terminal, otherwise a rule.

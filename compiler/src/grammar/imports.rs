@@ -57,6 +57,8 @@ pub struct Merged {
     pub overrides: Vec<(Definition, bool)>,
     /// Spans of the main grammar's `%declare` statements, by declared name.
     pub declare_spans: HashMap<String, Span>,
+    /// `%auto_semicolon` statements of the main grammar (imported files' are ignored).
+    pub auto_semicolons: Vec<AutoSemicolon>,
 }
 
 enum ItemKind {
@@ -102,7 +104,7 @@ pub fn resolve(sources: &mut SourceMap, main: Grammar) -> (Merged, Vec<Diagnosti
         pending: Vec::new(),
     };
     let mut merged =
-        Merged { main: main.file, defs: Vec::new(), ignores: Vec::new(), overrides: Vec::new(), declare_spans: HashMap::new() };
+        Merged { main: main.file, defs: Vec::new(), ignores: Vec::new(), overrides: Vec::new(), declare_spans: HashMap::new(), auto_semicolons: Vec::new() };
     // Names of the main grammar are taken first, so mangled names avoid them.
     for item in &main.items {
         match item {
@@ -143,6 +145,7 @@ pub fn resolve(sources: &mut SourceMap, main: Grammar) -> (Merged, Vec<Diagnosti
                 }
             }
             Item::Ignore { body, span } => merged.ignores.push((body, span)),
+            Item::AutoSemicolon(a) => merged.auto_semicolons.push(a),
             Item::Override(def) => merged.overrides.push((def, false)),
             Item::Extend(def) => merged.overrides.push((def, true)),
             Item::Import(imp) => {
@@ -293,7 +296,7 @@ impl Loader<'_> {
                         }
                     }
                 }
-                Item::Ignore { .. } => {}
+                Item::Ignore { .. } | Item::AutoSemicolon(_) => {}
             }
         }
         let mut locals = HashMap::new();

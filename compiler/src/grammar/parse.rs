@@ -157,7 +157,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::priority => "a priority (`.N`)",
         Rule::template_params => "template parameters",
         Rule::definition => "a definition",
-        Rule::ignore | Rule::import | Rule::declare | Rule::override_def | Rule::extend_def | Rule::unknown_directive => {
+        Rule::ignore | Rule::import | Rule::declare | Rule::auto_semicolon | Rule::override_def | Rule::extend_def | Rule::unknown_directive => {
             "a `%` statement"
         }
         Rule::import_path => "a module path",
@@ -165,6 +165,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::nl => "the end of the line",
         Rule::EOI => "the end of the line",
         Rule::modifiers => "a name",
+        Rule::after_kw => "`after`",
+        Rule::auto_kw => "`%auto_semicolon`",
         _ => return None,
     })
 }
@@ -271,13 +273,35 @@ impl Builder {
             }
             Rule::declare => Some(Item::Declare { names: children(pair).map(|n| self.ident(&n)).collect(), span }),
             Rule::import => self.import(pair),
+            Rule::auto_semicolon => {
+                let mut refs = Vec::new();
+                for child in children(pair) {
+                    match child.as_rule() {
+                        Rule::name => refs.push(Some(TermRef::Name(self.ident(&child)))),
+                        Rule::string => refs.push(self.literal(child).map(TermRef::Literal)),
+                        _ => {}
+                    }
+                }
+                let refs: Option<Vec<TermRef>> = refs.into_iter().collect();
+                let mut refs = refs?.into_iter();
+                let (newline, semicolon) = (refs.next()?, refs.next()?);
+                Some(Item::AutoSemicolon(AutoSemicolon { newline, semicolon, triggers: refs.collect(), span }))
+            }
             Rule::unknown_directive => {
                 let word: String = pair.as_str().chars().take_while(|c| !c.is_whitespace()).collect();
                 let word_span = Span::new(self.file, span.start as usize, span.start as usize + word.len());
-                let known = ["%import", "%ignore", "%declare", "%override", "%extend"];
+                if word == "%auto_semicolon" {
+                    self.error(
+                        "malformed `%auto_semicolon` statement",
+                        span,
+                        "write `%auto_semicolon NEWLINE -> SEMICOLON after TRIGGER ...` with terminal names or literals, e.g. `%auto_semicolon _NL -> \";\" after NAME \")\"`",
+                    );
+                    return None;
+                }
+                let known = ["%import", "%ignore", "%declare", "%override", "%extend", "%auto_semicolon"];
                 let help = match crate::grammar::suggest::closest(&word, known) {
                     Some(close) => format!("did you mean `{close}`?"),
-                    None => "the directives are `%import`, `%ignore`, `%declare`, `%override` and `%extend`".to_owned(),
+                    None => "the directives are `%import`, `%ignore`, `%declare`, `%override`, `%extend` and `%auto_semicolon`".to_owned(),
                 };
                 self.error(format!("unknown directive `{word}`"), word_span, help);
                 None

@@ -367,6 +367,7 @@ pub(crate) mod test_util {
             start: RuleId::must(0),
             ignore: Vec::new(),
             indentation: None,
+            auto_semicolon: None,
         }
     }
 

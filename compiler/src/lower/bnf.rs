@@ -24,6 +24,8 @@ pub struct Bnf {
     pub ignore: Vec<TerminalId>,
     /// Set when the grammar declares `_INDENT` and `_DEDENT`.
     pub indentation: Option<IndentDecl>,
+    /// Set by `%auto_semicolon`.
+    pub auto_semicolon: Option<AutoSemicolonDecl>,
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +108,17 @@ pub struct IndentDecl {
     /// Literal terminals `(`, `[`, `{` and `)`, `]`, `}` that exist in the grammar.
     pub open_brackets: Vec<TerminalId>,
     pub close_brackets: Vec<TerminalId>,
+}
+
+/// Automatic semicolon insertion, declared with `%auto_semicolon NEWLINE -> SEMI after ...`.
+#[derive(Debug, Clone)]
+pub struct AutoSemicolonDecl {
+    /// Its lexemes are dropped, except after a trigger, where they become `semicolon`.
+    pub newline: TerminalId,
+    pub semicolon: TerminalId,
+    /// Terminals after which a newline (or the end of input) inserts `semicolon`; those the
+    /// compiled grammar does not contain are left out.
+    pub triggers: Vec<TerminalId>,
 }
 
 impl Bnf {

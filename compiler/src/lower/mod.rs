@@ -22,6 +22,7 @@ mod expand_ebnf;
 mod extract_literals;
 mod indent;
 mod ir;
+mod semicolon;
 mod symbols;
 mod templates;
 mod terminals;
@@ -149,9 +150,20 @@ fn lower_ast(
     let term_refs: Vec<(usize, usize)> =
         patterns.refs.iter().filter_map(|(a, b)| Some((*term_of_entry.get(a)?, *term_of_entry.get(b)?))).collect();
     let start = start?;
-    let reach = check_symbols::reachable(&ir, start, &term_refs);
-    check_symbols::report_unreachable(&ir, &table, &reach, &start_name, diags);
+    let mut reach = check_symbols::reachable(&ir, start, &term_refs);
     let indentation = indent::find(&table, &merged.declare_spans, &term_of_entry, diags);
+    let semicolon = semicolon::find(&merged.auto_semicolons, &table, &ir, &term_of_entry, indentation.is_some(), diags);
+    if let Some(semi) = &semicolon {
+        // The runtime hands these to the parser: keep them (and warn about neither).
+        for t in [semi.newline, semi.semicolon] {
+            for v in [&mut reach.terms, &mut reach.terms_as_symbols] {
+                if let Some(slot) = v.get_mut(t) {
+                    *slot = true;
+                }
+            }
+        }
+    }
+    check_symbols::report_unreachable(&ir, &table, &reach, &start_name, diags);
     if has_errors(diags) {
         return None;
     }
@@ -159,7 +171,7 @@ fn lower_ast(
         .get(main)
         .and_then(|f| std::path::Path::new(&f.name).file_stem().map(|s| s.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "grammar".to_owned());
-    match assemble(name, &ir, start, &reach, indentation) {
+    match assemble(name, &ir, start, &reach, indentation, semicolon) {
         Ok(bnf) => Some(bnf),
         Err(e) => {
             diags.push(Diagnostic::error(format!("grammar too large: {e}"), file_start).with_help("split the grammar"));
@@ -204,6 +216,7 @@ fn assemble(
     start: usize,
     reach: &check_symbols::Reachable,
     indentation: Option<indent::IndentTerms>,
+    semicolon: Option<semicolon::SemicolonTerms>,
 ) -> Result<Bnf, syncodec_artifacts::ids::IdOverflow> {
     let mut include_term = reach.terms_as_symbols.clone();
     if let Some(ind) = indentation {
@@ -259,7 +272,13 @@ fn assemble(
     }
     let start = rule_id.get(&start).copied().unwrap_or_else(|| RuleId::from_raw(0));
     let ignore = ir.ignore.iter().filter_map(|t| term_id.get(t).copied()).collect();
-    let mut bnf = Bnf { name, terminals, rules, productions, start, ignore, indentation: None };
+    let mut bnf = Bnf { name, terminals, rules, productions, start, ignore, indentation: None, auto_semicolon: None };
+    if let Some(semi) = semicolon {
+        if let (Some(&newline), Some(&semicolon)) = (term_id.get(&semi.newline), term_id.get(&semi.semicolon)) {
+            let triggers = semi.triggers.iter().filter_map(|t| term_id.get(t).copied()).collect();
+            bnf.auto_semicolon = Some(AutoSemicolonDecl { newline, semicolon, triggers });
+        }
+    }
     if let Some(ind) = indentation {
         if let (Some(&newline), Some(&indent), Some(&dedent)) = (term_id.get(&ind.newline), term_id.get(&ind.indent), term_id.get(&ind.dedent)) {
             let (open_brackets, close_brackets) = indent::brackets(&bnf);
@@ -547,6 +566,39 @@ HEX_NUMBER.2: /0x[\da-f]*/i
         let ind = bnf.indentation.expect("indentation");
         assert_eq!(bnf.terminals[ind.newline].name, "_NL");
         assert!(ind.open_brackets.is_empty());
+    }
+
+    const SEMI: &str = "start: (stmt \";\")*\nstmt: NAME | \"return\" | \"(\" NAME \")\"\nNAME: /[a-z]+/\n_NL: /\\n/\n%ignore \" \"\n";
+
+    #[test]
+    fn auto_semicolon_resolves_names_and_literals() {
+        let bnf = ok(&format!("{SEMI}%auto_semicolon _NL -> \";\" after NAME \"return\" \")\" NAME\n"));
+        let semi = bnf.auto_semicolon.as_ref().expect("semicolon insertion is on");
+        assert_eq!(bnf.terminals[semi.newline].name, "_NL");
+        assert_eq!(bnf.terminals[semi.semicolon].display, "\";\"");
+        let triggers: Vec<&str> = semi.triggers.iter().map(|&t| bnf.terminals[t].name.as_str()).collect();
+        assert_eq!(triggers, ["NAME", "RETURN", "RPAR"]);
+        // The newline terminal is kept (and not reported as unreachable) although no rule uses it.
+        let (_, out) = run(&format!("{SEMI}%auto_semicolon _NL -> \";\" after NAME\n"));
+        assert!(out.diagnostics.is_empty(), "{:#?}", out.diagnostics);
+        assert!(ok(SEMI).auto_semicolon.is_none());
+    }
+
+    #[test]
+    fn auto_semicolon_errors_are_located() {
+        let d = diags(&format!("{SEMI}%auto_semicolon _NX -> \";\" after NAME \"break\" stmt\n"));
+        assert!(has(&d, "undefined terminal `_NX`", "g.lark:6:17"), "{d:?}");
+        assert!(has(&d, "the trigger \"break\" of `%auto_semicolon` is not a terminal of the grammar", "g.lark:6:39"), "{d:?}");
+        assert!(has(&d, "`%auto_semicolon` takes terminals, but the trigger `stmt` is a rule", "g.lark:6:47"), "{d:?}");
+        let d = diags(&format!("{SEMI}%ignore _NL\n%auto_semicolon _NL -> _NL after NAME\n"));
+        assert!(has(&d, "the newline terminal `_NL` of `%auto_semicolon` is `%ignore`d", "g.lark:7:17"), "{d:?}");
+        assert!(has(&d, "the newline and semicolon terminals of `%auto_semicolon` are the same", "g.lark:7:24"), "{d:?}");
+        let d = diags(&format!("{SEMI}%auto_semicolon _NL -> \";\" after NAME\n%auto_semicolon _NL -> \";\" after NAME\n"));
+        assert!(has(&d, "a grammar may have only one `%auto_semicolon` statement", "g.lark:7:1"), "{d:?}");
+        let d = diags(&format!("{SEMI}%auto_semicolon _NL -> \";\"\n"));
+        assert!(has(&d, "malformed `%auto_semicolon` statement", "g.lark:6:1"), "{d:?}");
+        let d = diags(&format!("{SEMI}%declare _D\n%auto_semicolon _D -> \";\" after NAME\n"));
+        assert!(has(&d, "the newline terminal `_D` of `%auto_semicolon` has no pattern", "g.lark:7:17"), "{d:?}");
     }
 
     #[test]

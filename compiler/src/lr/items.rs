@@ -289,6 +289,7 @@ pub(crate) mod tests {
             start: RuleId::must(0),
             ignore: Vec::new(),
             indentation: None,
+            auto_semicolon: None,
         }
     }
 

@@ -549,7 +549,7 @@ fn make_bnf(n_t: usize, rules: &[Vec<Vec<usize>>]) -> Option<Bnf> {
             rule_defs[id].productions.push(p);
         }
     }
-    Some(Bnf { name: "random".into(), terminals, rules: rule_defs, productions, start: RuleId::must(0), ignore: Vec::new(), indentation: None })
+    Some(Bnf { name: "random".into(), terminals, rules: rule_defs, productions, start: RuleId::must(0), ignore: Vec::new(), indentation: None, auto_semicolon: None })
 }
 
 fn grammar_strategy() -> impl Strategy<Value = (usize, Vec<Vec<Vec<usize>>>)> {
