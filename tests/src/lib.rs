@@ -27,3 +27,4 @@ pub fn shared_data(relative: &str) -> Option<PathBuf> {
 }
 
 pub mod generate;
+pub mod mutate;

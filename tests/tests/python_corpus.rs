@@ -12,16 +12,24 @@
 //! decoded by that process as the tokenizer would, written to a temporary directory as UTF-8, and
 //! that text is parsed: the grammar describes decoded source text.
 //!
-//! Without `python3`: under `CI=true` the test fails, otherwise it is skipped with a message.
+//! Negatives by mutation (`python_mutants_are_rejected_like_ast_parse`): single-token mutants of
+//! 60 sample files, judged by `ast.parse` and the grammar; figures and over-accepted classes in
+//! docs/grammars-python.md.
+//!
+//! Without `python3`: under `CI=true` the tests fail, otherwise they are skipped with a message.
 //! Hand-written snippets (Python 3.12 syntax the 3.11 stdlib lacks, soft keywords, layout) are a
-//! second test that needs no Python.
+//! third test that needs no Python.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use syncodec_e2e::generate::Rng;
+use syncodec_e2e::mutate::{mutant, Kind, Mutant, Tally};
 use syncodec_e2e::workspace_root;
 use syncodec_runtime::artifact::Artifact;
+use syncodec_runtime::lexer::Lexer;
 
 /// Files with constructs worth checking on every run (relative to the stdlib directory; absent
 /// ones are skipped).
@@ -115,21 +123,19 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-#[test]
-fn python_grammar_parses_every_stdlib_file_ast_parse_accepts() {
-    let Some(python) = python() else { return };
-    let stdlib = Command::new(&python)
+/// The stdlib directory of `python3` and the files to check: the CI sample (every 4th file outside
+/// `site-packages/` plus [`TRICKY`]) or, with `SYNCODEC_FULL_CORPUS=1`, every file.
+fn corpus_files(python: &str) -> (PathBuf, Vec<PathBuf>) {
+    let stdlib = Command::new(python)
         .args(["-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"])
         .output()
         .expect("python3 runs");
     let stdlib = PathBuf::from(String::from_utf8(stdlib.stdout).unwrap().trim());
     assert!(stdlib.is_dir(), "stdlib directory {} not found", stdlib.display());
-
-    let full = std::env::var("SYNCODEC_FULL_CORPUS").as_deref() == Ok("1");
     let mut all = Vec::new();
     walk(&stdlib, &mut all);
     all.sort();
-    let files: Vec<PathBuf> = if full {
+    let files: Vec<PathBuf> = if full() {
         all
     } else {
         let site = stdlib.join("site-packages");
@@ -142,6 +148,18 @@ fn python_grammar_parses_every_stdlib_file_ast_parse_accepts() {
         }
         sample
     };
+    (stdlib, files)
+}
+
+fn full() -> bool {
+    std::env::var("SYNCODEC_FULL_CORPUS").as_deref() == Ok("1")
+}
+
+#[test]
+fn python_grammar_parses_every_stdlib_file_ast_parse_accepts() {
+    let Some(python) = python() else { return };
+    let full = full();
+    let (stdlib, files) = corpus_files(&python);
     assert!(files.len() > 100, "corpus too small: {} files under {}", files.len(), stdlib.display());
 
     // One reference process for the whole list.
@@ -267,4 +285,173 @@ fn python_grammar_snippets() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Files of the CI sample that get mutants (evenly spaced over the sample), mutants per file, and
+/// the largest file mutated (every mutant is a whole file for both parsers).
+const MUTATED_FILES: usize = 60;
+const MUTANTS_PER_FILE: usize = 40;
+const MUTATED_MAX_BYTES: u64 = 24_000;
+/// The required share of `ast.parse`-rejected mutants that the grammar rejects
+/// (docs/grammars-python.md, "Negatives by mutation").
+const MIN_MUTANT_REJECTION: f64 = 0.95;
+
+/// The mutation reference: reads one hex-encoded source per line, prints `ok` or `rej <error>`.
+const MUTANT_REFERENCE: &str = r#"
+import ast, sys, warnings
+warnings.simplefilter("ignore")
+for line in sys.stdin:
+    data = bytes.fromhex(line.strip())
+    try:
+        compile(data, "<mutant>", "exec", ast.PyCF_ONLY_AST)
+        print("ok")
+    except SyntaxError as e:
+        print("rej", type(e).__name__ + ":", " ".join(str(e.msg).split()))
+    except (ValueError, UnicodeError, MemoryError, RecursionError) as e:
+        print("rej", type(e).__name__ + ":", " ".join(str(e).split()))
+sys.stdout.flush()
+"#;
+
+/// `ast.parse` verdicts on `texts` from one python3 process: `Ok(())` or `Err(message)`.
+fn ast_parse_verdicts(python: &str, texts: &[Vec<u8>]) -> Vec<Result<(), String>> {
+    let mut child = Command::new(python)
+        .args(["-c", MUTANT_REFERENCE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 starts");
+    let mut input = String::with_capacity(texts.iter().map(|t| 2 * t.len() + 1).sum());
+    for t in texts {
+        for b in t {
+            input.push_str(&format!("{b:02x}"));
+        }
+        input.push('\n');
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(output.status.success(), "the ast.parse reference failed");
+    let verdicts: Vec<Result<(), String>> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| if l == "ok" { Ok(()) } else { Err(l.strip_prefix("rej ").unwrap_or(l).to_string()) })
+        .collect();
+    assert_eq!(verdicts.len(), texts.len(), "one reference verdict per text");
+    verdicts
+}
+
+/// Negatives by mutation: single-token mutants (`syncodec_e2e::mutate`) of a sample of stdlib
+/// files, judged by `ast.parse` and by the grammar. Reference-accepted originals must parse; of the
+/// reference-rejected mutants at least [`MIN_MUTANT_REJECTION`] must be rejected; reference-accepted
+/// mutants must parse.
+#[test]
+fn python_mutants_are_rejected_like_ast_parse() {
+    let Some(python) = python() else { return };
+    let started = std::time::Instant::now();
+    let (stdlib, corpus) = corpus_files(&python);
+    // UTF-8 files of reasonable size (the grammar describes decoded text), evenly spaced.
+    let candidates: Vec<(PathBuf, Vec<u8>)> = corpus
+        .iter()
+        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() <= MUTATED_MAX_BYTES))
+        .filter_map(|p| {
+            let bytes = std::fs::read(p).ok()?;
+            std::str::from_utf8(&bytes).is_ok().then(|| (p.clone(), bytes))
+        })
+        .collect();
+    let (count, per_file) = if full() { (candidates.len(), 2) } else { (MUTATED_FILES.min(candidates.len()), MUTANTS_PER_FILE) };
+    let files: Vec<&(PathBuf, Vec<u8>)> = (0..count).map(|i| &candidates[i * candidates.len() / count]).collect();
+
+    let bytes = python_artifact();
+    let artifact = Artifact::from_bytes(&bytes).unwrap();
+    let grammar = artifact.grammar();
+    let lexer = Lexer::new(grammar);
+
+    // Originals first, then their mutants.
+    let mut texts: Vec<Vec<u8>> = files.iter().map(|(_, b)| b.clone()).collect();
+    let mut mutants: Vec<(usize, Mutant)> = Vec::new(); // (file index, mutant)
+    let mut rng = Rng::new(0x0005_EED0_F9E7);
+    for (f, (_, text)) in files.iter().enumerate() {
+        // A file that does not lex gets no mutants; if the reference accepts it, the check of the
+        // originals below reports it.
+        let Ok(lexemes) = lexer.tokenize(text) else { continue };
+        let tokens: Vec<(usize, usize)> = lexemes.iter().map(|l| (l.start, l.end)).collect();
+        if tokens.len() < 2 {
+            continue;
+        }
+        for _ in 0..per_file {
+            let m = mutant(text, &tokens, &mut rng);
+            texts.push(m.text.clone());
+            mutants.push((f, m));
+        }
+    }
+    let verdicts = ast_parse_verdicts(&python, &texts);
+    let reference_time = started.elapsed();
+
+    let name = |f: usize| files[f].0.strip_prefix(&stdlib).unwrap_or(&files[f].0).display().to_string();
+    let mut failures = Vec::new();
+    let mut positive = vec![false; files.len()];
+    for (f, (_, text)) in files.iter().enumerate() {
+        if verdicts[f].is_err() {
+            continue;
+        }
+        positive[f] = true;
+        if let Err(e) = syncodec_runtime::parser::parse(grammar, text) {
+            failures.push(format!("{}: {e}", name(f)));
+        }
+    }
+
+    let mut tally = Tally::default();
+    let mut by_kind: BTreeMap<Kind, Tally> = BTreeMap::new();
+    // Over-accepted mutants, grouped by the reference's error message.
+    let mut over_accepted: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut false_rejects = Vec::new();
+    for (k, (f, m)) in mutants.iter().enumerate() {
+        if !positive[*f] {
+            continue;
+        }
+        let ours = syncodec_runtime::parser::parse(grammar, &m.text);
+        let reference = &verdicts[files.len() + k];
+        tally.add(reference.is_ok(), ours.is_ok());
+        by_kind.entry(m.kind).or_default().add(reference.is_ok(), ours.is_ok());
+        match (reference, ours) {
+            (Err(why), Ok(())) => {
+                let line = m.text[..m.offset.min(m.text.len())].iter().filter(|&&b| b == b'\n').count() + 1;
+                over_accepted.entry(why.clone()).or_default().push(format!("{}:{line}: {}", name(*f), m.describe()));
+            }
+            (Ok(()), Err(e)) => false_rejects.push(format!("{}: {}: {e}", name(*f), m.describe())),
+            _ => {}
+        }
+    }
+
+    eprintln!(
+        "python mutants: {} files (of {} UTF-8 files ≤ {MUTATED_MAX_BYTES} bytes in the sample), {} reference-accepted; {} mutants of those; {tally}; reference {:.1?}, total {:.1?}",
+        files.len(),
+        candidates.len(),
+        positive.iter().filter(|&&p| p).count(),
+        tally.reference_rejects + tally.reference_accepts,
+        reference_time,
+        started.elapsed()
+    );
+    for (kind, t) in &by_kind {
+        eprintln!("  {kind}: {t}");
+    }
+    for (why, list) in &over_accepted {
+        eprintln!("over-accepted ({}), ast.parse says {why:?}:", list.len());
+        for item in list.iter().take(10) {
+            eprintln!("    {item}");
+        }
+    }
+    for item in &false_rejects {
+        eprintln!("rejected although ast.parse accepts: {item}");
+    }
+
+    assert!(failures.is_empty(), "{} files that ast.parse accepts fail to parse:\n{}", failures.len(), failures.join("\n"));
+    assert!(tally.reference_rejects >= 200 || full(), "too few reference-rejected mutants: {}", tally.reference_rejects);
+    assert!(false_rejects.is_empty(), "{} mutants that ast.parse accepts fail to parse:\n{}", false_rejects.len(), false_rejects.join("\n"));
+    assert!(
+        tally.reject_rate() >= MIN_MUTANT_REJECTION,
+        "only {:.1}% of the mutants ast.parse rejects are rejected (see docs/grammars-python.md)",
+        100.0 * tally.reject_rate()
+    );
 }
