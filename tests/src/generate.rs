@@ -61,7 +61,7 @@ impl<'c> Generator<'c> {
                 break;
             }
         }
-        let separator = bnf.ignore.first().and_then(|t| compiled.lexical.terminals.get(*t)?.as_ref()).map(shortest).unwrap_or_else(|| b" ".to_vec());
+        let separator = bnf.ignore.first().and_then(|t| compiled.lexical.terminals.get(*t)?.as_ref()).and_then(|d| d.shortest_extension(d.start)).unwrap_or_else(|| b" ".to_vec());
         Generator { compiled, height, separator }
     }
 
@@ -120,35 +120,6 @@ impl<'c> Generator<'c> {
     }
 }
 
-/// A shortest accepted string of `dfa` (BFS).
-fn shortest(dfa: &TerminalDfa) -> Vec<u8> {
-    let mut prev: Vec<Option<(u32, u8)>> = vec![None; dfa.n_states()];
-    let mut seen = vec![false; dfa.n_states()];
-    let mut queue = std::collections::VecDeque::from([dfa.start]);
-    seen[dfa.start as usize] = true;
-    while let Some(s) = queue.pop_front() {
-        if dfa.accepting[s as usize] {
-            let mut out = Vec::new();
-            let mut cur = s;
-            while let Some((p, b)) = prev[cur as usize] {
-                out.push(b);
-                cur = p;
-            }
-            out.reverse();
-            return out;
-        }
-        for b in 0..=255u8 {
-            let n = dfa.next(s, b);
-            if !seen[n as usize] {
-                seen[n as usize] = true;
-                prev[n as usize] = Some((s, b));
-                queue.push_back(n);
-            }
-        }
-    }
-    Vec::new()
-}
-
 /// A random accepted string: at each step stop with some probability when accepting, else take
 /// a random byte that keeps the walk live (printable ASCII preferred), at most 24 steps before
 /// heading for acceptance.
@@ -166,8 +137,7 @@ fn random_walk(dfa: &TerminalDfa, rng: &mut Rng) -> Vec<u8> {
         let ascii: Vec<u8> = live.iter().copied().filter(|b| (0x20..0x7f).contains(b)).collect();
         let byte = if out.len() >= 24 {
             // Head for acceptance: finish with a shortest completion from here.
-            let mut rest = shortest(&TerminalDfa { start: state, ..dfa.clone() });
-            out.append(&mut rest);
+            out.extend(dfa.shortest_extension(state).unwrap_or_default());
             return out;
         } else if !ascii.is_empty() && rng.below(8) != 0 {
             ascii[rng.below(ascii.len())]

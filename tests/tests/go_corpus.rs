@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use syncodec_artifacts::ids::ArchivedId;
+use syncodec_e2e::generate::Rng;
+use syncodec_e2e::mutate::mutant;
 use syncodec_e2e::workspace_root;
 use syncodec_runtime::artifact::Artifact;
 use syncodec_runtime::lexer::Lexer;
@@ -149,51 +151,6 @@ fn go_corpus_sample_parses_like_gofmt() {
     assert!(failures.is_empty(), "{} files gofmt accepts do not parse:\n{}", failures.len(), failures.join("\n"));
 }
 
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-/// One mutant of `text` whose lexemes (newline lexemes excluded) are `tokens`.
-fn mutate(text: &[u8], tokens: &[(usize, usize)], rng: &mut Rng) -> (String, Vec<u8>) {
-    let i = rng.below(tokens.len());
-    let (s, e) = tokens[i];
-    let mut out = Vec::with_capacity(text.len() + 16);
-    match rng.below(3) {
-        0 => {
-            out.extend_from_slice(&text[..s]);
-            out.extend_from_slice(&text[e..]);
-            (format!("delete {:?} at {s}", String::from_utf8_lossy(&text[s..e])), out)
-        }
-        1 => {
-            out.extend_from_slice(&text[..e]);
-            out.push(b' ');
-            out.extend_from_slice(&text[s..]);
-            (format!("duplicate {:?} at {s}", String::from_utf8_lossy(&text[s..e])), out)
-        }
-        _ => {
-            let Some(&(s2, e2)) = tokens.get(i + 1) else { return mutate(text, tokens, rng) };
-            out.extend_from_slice(&text[..s]);
-            out.extend_from_slice(&text[s2..e2]);
-            out.extend_from_slice(&text[e..s2]);
-            out.extend_from_slice(&text[s..e]);
-            out.extend_from_slice(&text[e2..]);
-            (format!("swap {:?} and {:?} at {s}", String::from_utf8_lossy(&text[s..e]), String::from_utf8_lossy(&text[s2..e2])), out)
-        }
-    }
-}
-
 #[test]
 fn go_mutants_are_rejected_like_gofmt() {
     let Some(reference) = reference() else { return };
@@ -206,7 +163,7 @@ fn go_mutants_are_rejected_like_gofmt() {
     let per_file = if full() { 2 } else { MUTANTS_PER_FILE };
     let dir = std::env::temp_dir().join(format!("syncodec-go-mutants-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut rng = Rng(0x5EED_0F_C0DE);
+    let mut rng = Rng::new(0x5EED_0F_C0DE);
     let mut mutants: Vec<(PathBuf, String, String)> = Vec::new();
     for path in &files {
         let text = std::fs::read(path).unwrap();
@@ -216,10 +173,10 @@ fn go_mutants_are_rejected_like_gofmt() {
             continue;
         }
         for _ in 0..per_file {
-            let (what, bytes) = mutate(&text, &tokens, &mut rng);
+            let m = mutant(&text, &tokens, &mut rng);
             let file = dir.join(format!("m{:05}.go", mutants.len()));
-            std::fs::write(&file, bytes).unwrap();
-            mutants.push((file, path.display().to_string(), what));
+            std::fs::write(&file, &m.text).unwrap();
+            mutants.push((file, path.display().to_string(), m.describe()));
         }
     }
     let paths: Vec<PathBuf> = mutants.iter().map(|m| m.0.clone()).collect();

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use syncodec_e2e::generate::Rng;
+use syncodec_e2e::mutate::mutant;
 use syncodec_e2e::workspace_root;
 use syncodec_runtime::artifact::Artifact;
 use syncodec_runtime::lexer::Lexer;
@@ -232,16 +233,11 @@ fn sqlite_corpus_parses_and_mutants_agree_with_sqlite() {
         if lexemes.len() < 2 || out_of_scope(&words) {
             continue;
         }
+        let tokens: Vec<(usize, usize)> = lexemes.iter().map(|l| (l.start, l.end)).collect();
         let mut rng = Rng::new(i as u64);
         for _ in 0..MUTANTS_PER_STATEMENT {
-            let at = rng.below(lexemes.len());
-            let (a, b) = (lexemes[at], lexemes.get(at + 1).copied());
-            let (kind, text) = match (rng.below(3), b) {
-                (0, _) => ("delete", format!("{} {}", &s[..a.start], &s[a.end..])),
-                (1, _) => ("duplicate", format!("{} {}", &s[..a.end], &s[a.start..])),
-                (_, Some(b)) => ("swap", format!("{}{}{}{}{}", &s[..a.start], &s[b.start..b.end], &s[a.end..b.start], &s[a.start..a.end], &s[b.end..])),
-                (_, None) => continue,
-            };
+            let m = mutant(s.as_bytes(), &tokens, &mut rng);
+            let (kind, text) = (m.kind, String::from_utf8_lossy(&m.text).into_owned());
             mutant_of.push((i, kind.to_string()));
             texts.push(text);
         }

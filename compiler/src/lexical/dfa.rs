@@ -352,40 +352,6 @@ mod tests {
         regex::bytes::Regex::new(&format!("^(?:{})$", CASES[i].0)).unwrap()
     }
 
-    /// Shortest extension of the state `s` into an accepting state, by BFS over the DFA graph.
-    fn shortest_extension(d: &TerminalDfa, s: u32) -> Option<Vec<u8>> {
-        let k = d.n_classes as usize;
-        let mut rep = vec![0u8; k];
-        for b in (0..=255u8).rev() {
-            rep[d.classes[b as usize] as usize] = b;
-        }
-        let mut prev: Vec<Option<(u32, u8)>> = vec![None; d.n_states()];
-        let mut seen = vec![false; d.n_states()];
-        seen[s as usize] = true;
-        let mut queue = std::collections::VecDeque::from([s]);
-        while let Some(q) = queue.pop_front() {
-            if d.accepting[q as usize] {
-                let mut ext = Vec::new();
-                let mut q = q;
-                while let Some((p, b)) = prev[q as usize] {
-                    ext.push(b);
-                    q = p;
-                }
-                ext.reverse();
-                return Some(ext);
-            }
-            for &b in &rep {
-                let t = d.next(q, b);
-                if !seen[t as usize] {
-                    seen[t as usize] = true;
-                    prev[t as usize] = Some((q, b));
-                    queue.push_back(t);
-                }
-            }
-        }
-        None
-    }
-
     proptest! {
         #[test]
         fn terminal_dfa_agrees_with_regex_crate((i, text) in arb_case_and_string()) {
@@ -398,7 +364,7 @@ mod tests {
         fn live_iff_some_extension_is_accepted((i, text) in arb_case_and_string()) {
             let d = dfa(re(CASES[i].0));
             let s = d.walk(d.start, &text);
-            let ext = shortest_extension(&d, s);
+            let ext = d.shortest_extension(s);
             prop_assert_eq!(d.live[s as usize], ext.is_some());
             let re = reference(i);
             if let Some(ext) = ext {

@@ -88,6 +88,41 @@ impl TerminalDfa {
     pub fn is_live_prefix(&self, bytes: &[u8]) -> bool {
         self.live[self.walk(self.start, bytes) as usize]
     }
+
+    /// A shortest string leading from `state` to an accepting state (breadth-first over the
+    /// byte classes, smallest byte of each class first), or `None` when `state` is not live.
+    pub fn shortest_extension(&self, state: u32) -> Option<Vec<u8>> {
+        let n_classes = self.n_classes as usize;
+        let mut representative = vec![0u8; n_classes];
+        for b in (0..=255u8).rev() {
+            representative[self.classes[b as usize] as usize] = b;
+        }
+        let mut prev: Vec<Option<(u32, u8)>> = vec![None; self.n_states()];
+        let mut seen = vec![false; self.n_states()];
+        *seen.get_mut(state as usize)? = true;
+        let mut queue = std::collections::VecDeque::from([state]);
+        while let Some(q) = queue.pop_front() {
+            if self.accepting[q as usize] {
+                let mut path = Vec::new();
+                let mut q = q;
+                while let Some((p, b)) = prev[q as usize] {
+                    path.push(b);
+                    q = p;
+                }
+                path.reverse();
+                return Some(path);
+            }
+            for &b in &representative {
+                let t = self.next(q, b);
+                if !seen[t as usize] {
+                    seen[t as usize] = true;
+                    prev[t as usize] = Some((q, b));
+                    queue.push_back(t);
+                }
+            }
+        }
+        None
+    }
 }
 
 /// The combined lexer: one DFA over all terminals with a pattern.
