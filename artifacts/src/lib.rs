@@ -125,6 +125,8 @@ mod tests {
                 indentation: None,
                 auto_semicolon: None,
             },
+            vocab: None,
+            masks: None,
         }
     }
 

@@ -19,6 +19,74 @@ pub const DFA_LIVE: u8 = 2;
 #[derive(Debug, Clone, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Payload {
     pub grammar: CompiledGrammar,
+    /// Present in artifacts built with a tokenizer (format version 3), together with `masks`.
+    pub vocab: Option<Vocabulary>,
+    pub masks: Option<MaskStore>,
+}
+
+/// The vocabulary the mask store was computed for: the exact bytes each token id contributes
+/// to the text.
+///
+/// All tables are flat so that opening costs O(1) in the vocabulary size.
+#[derive(Debug, Clone, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct Vocabulary {
+    /// Logits width: masks have `ceil(width / 32)` words; ids `>= n_tokens` are padding and
+    /// never allowed. `width >= n_tokens`.
+    pub width: u32,
+    pub n_tokens: u32,
+    /// `n_tokens + 1` non-decreasing offsets into `token_bytes`: token `i` is
+    /// `token_bytes[token_offsets[i]..token_offsets[i + 1]]`.
+    pub token_offsets: Vec<u32>,
+    pub token_bytes: Vec<u8>,
+    /// Sorted ids of special (control) tokens: never allowed by a grammar mask, except EOS.
+    pub special: Vec<u32>,
+    /// Sorted EOS ids: allowed exactly when the program is complete.
+    pub eos: Vec<u32>,
+    /// Sorted ids whose bytes differ when the token is the first of a sequence (SentencePiece's
+    /// dummy-prefix space is dropped by the decoder), with their first-position bytes in
+    /// `first_bytes[first_offsets[i]..first_offsets[i + 1]]`.
+    pub first_ids: Vec<u32>,
+    pub first_offsets: Vec<u32>,
+    pub first_bytes: Vec<u8>,
+    /// Tokenizer family, e.g. `byte-level-bpe`, `sentencepiece-bpe` (informational).
+    pub kind: String,
+    /// Model file name the vocabulary was read from (informational).
+    pub source: String,
+}
+
+/// Mask kind in [`MaskStore::mask_kind`]: `ceil(n_tokens / 32)` words, bit `t & 31` of word `t >> 5`.
+pub const MASK_DENSE: u8 = 0;
+/// Mask kind in [`MaskStore::mask_kind`]: strictly increasing token ids.
+pub const MASK_SPARSE: u8 = 1;
+
+/// The DFA mask store (SynCode's M): for every live state `q` of every terminal's DFA,
+///
+/// - `live[q]`: the tokens whose bytes, walked from `q`, keep the DFA live to their end;
+/// - for each terminal `f` that may follow the terminal (LR tables plus `%ignore` terminals),
+///   `split(q, f)`: the tokens that, walked from `q`, reach an accepting state at some split
+///   point and whose rest, walked from `f`'s start state, stays live or passes an accepting
+///   state. Only non-empty `split` masks are listed.
+///
+/// States are numbered globally: terminal `t`'s state `q` is entry `state_base[t] + q`.
+/// Masks are deduplicated and stored once each, dense or sparse, whichever is smaller.
+#[derive(Debug, Clone, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct MaskStore {
+    /// Per terminal: first global state index, or [`NONE`] for terminals without a DFA.
+    pub state_base: Vec<u32>,
+    /// Per global state: mask id of `live`, or [`NONE`] when empty (dead states, and states
+    /// from which no token stays live).
+    pub live: Vec<u32>,
+    /// `n_global_states + 1` non-decreasing offsets into `split_follower`/`split_mask`.
+    pub split_start: Vec<u32>,
+    /// Follower terminal of each split entry; strictly increasing within one state.
+    pub split_follower: Vec<u32>,
+    /// Mask id of each split entry.
+    pub split_mask: Vec<u32>,
+    /// Per mask: [`MASK_DENSE`] or [`MASK_SPARSE`].
+    pub mask_kind: Vec<u8>,
+    /// `n_masks + 1` non-decreasing offsets into `mask_data`.
+    pub mask_offset: Vec<u32>,
+    pub mask_data: Vec<u32>,
 }
 
 /// A compiled grammar: terminals with their DFAs, the combined lexer and the LR tables.

@@ -107,7 +107,7 @@ pub fn compiled_grammar(compiled: &Compiled) -> CompiledGrammar {
 
 /// The artifact bytes (header + payload) for a grammar-only artifact.
 pub fn encode(compiled: &Compiled) -> Result<Vec<u8>, EmitError> {
-    let payload = Payload { grammar: compiled_grammar(compiled) };
+    let payload = Payload { grammar: compiled_grammar(compiled), vocab: None, masks: None };
     Ok(syncodec_artifacts::encode(&payload, 0, compiled.grammar_hash, [0; 32], env!("CARGO_PKG_VERSION"))?)
 }
 

@@ -337,7 +337,7 @@ pub fn grammar(name: &str, rules: &[(&str, &[&str])], indentation: bool) -> Comp
 }
 
 pub fn encode(grammar: CompiledGrammar) -> Vec<u8> {
-    syncodec_artifacts::encode(&Payload { grammar }, 0, [0; 32], [0; 32], "test").unwrap()
+    syncodec_artifacts::encode(&Payload { grammar, vocab: None, masks: None }, 0, [0; 32], [0; 32], "test").unwrap()
 }
 
 /// Shared by both test grammars.
