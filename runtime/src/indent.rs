@@ -124,15 +124,8 @@ impl Indenter {
     /// Processes one lexeme (never an ignored one) and appends what the parser must see to
     /// `out`. `text` is the whole input the lexeme positions refer to.
     pub fn push(&mut self, lexeme: Lexeme, text: &[u8], out: &mut Vec<Lexeme>) -> Result<(), IndentError> {
-        if !self.started {
-            self.started = true;
-            let before = text.get(..lexeme.start).unwrap_or(&[]);
-            if lexeme.terminal != self.newline {
-                let width = self.width_after_newline(before);
-                self.pending = (width > 0).then_some(width);
-            }
-        }
         if lexeme.terminal == self.newline {
+            self.started = true;
             if self.bracket_depth > 0 {
                 return Ok(());
             }
@@ -141,10 +134,7 @@ impl Indenter {
             self.emit(lexeme, out);
             return Ok(());
         }
-        if let Some(width) = self.pending {
-            self.apply(width, lexeme.start, out)?;
-            self.pending = None;
-        }
+        self.prepare(text, lexeme.start, out)?;
         if self.open.contains(&lexeme.terminal) {
             self.bracket_depth = self.bracket_depth.saturating_add(1);
         } else if self.close.contains(&lexeme.terminal) {
@@ -152,6 +142,29 @@ impl Indenter {
         }
         self.emit(lexeme, out);
         Ok(())
+    }
+
+    /// What [`Indenter::push`] does before a non-newline lexeme starting at byte `at`: the
+    /// first-line rule, then the pending indentation (INDENT/DEDENT into `out`). On error nothing
+    /// changes. Masking uses it to see the parser state the next lexeme will meet.
+    pub fn prepare(&mut self, text: &[u8], at: usize, out: &mut Vec<Lexeme>) -> Result<(), IndentError> {
+        let pending = if self.started {
+            self.pending
+        } else {
+            let width = self.width_after_newline(text.get(..at).unwrap_or(&[]));
+            (width > 0).then_some(width)
+        };
+        if let Some(width) = pending {
+            self.apply(width, at, out)?;
+        }
+        self.started = true;
+        self.pending = None;
+        Ok(())
+    }
+
+    /// Whether the next lexeme is the first of the input.
+    pub fn started(&self) -> bool {
+        self.started
     }
 
     fn emit(&mut self, lexeme: Lexeme, out: &mut Vec<Lexeme>) {

@@ -9,6 +9,8 @@
 //! - [`indent`]: Python-style INDENT/DEDENT derived from the newline terminal.
 //! - [`semicolon`]: automatic semicolon insertion (Go style) from the newline terminal.
 //! - [`parser`]: the LR driver, and whole-text [`parser::parse`] with positioned errors.
+//! - [`masks`]: the artifact's vocabulary and DFA mask store, unions into bitmasks.
+//! - [`session`]: per-sequence incremental lexing/parsing and the token mask per step.
 //! - [`apply`]: applying token masks to logits on the CPU.
 //!
 //! **Invariant:** no function of this crate panics or loops forever on any artifact bytes or any
@@ -18,8 +20,10 @@ pub mod apply;
 pub mod artifact;
 pub mod indent;
 pub mod lexer;
+pub mod masks;
 pub mod parser;
 pub mod semicolon;
+pub mod session;
 
 #[cfg(test)]
 mod testing;

@@ -1,0 +1,859 @@
+//! Per-sequence constrained decoding: the text so far, its incremental lex/parse state, and the
+//! token mask for the next step.
+//!
+//! A [`Session`] holds the text generated so far (the prompt's code prefix plus accepted tokens)
+//! as a committed parser state plus a small set of *hypotheses* about the text's last,
+//! possibly unfinished lexeme (the paper's remainder):
+//!
+//! - A hypothesis is a parser+layout state (INDENT/DEDENT or semicolon insertion applied) after
+//!   the lexemes it has committed, the start of its unfinished lexeme (the *straddle*), the
+//!   combined lexer's state over the straddle, and the per-terminal DFA states of the terminals
+//!   the parser accepts next whose DFA is still live on the straddle (*candidates*).
+//! - Appending a byte advances every hypothesis. When the lexer dies after an accepting
+//!   position, the longest lexeme is committed (maximal munch) and a new straddle starts. When
+//!   the lexer leaves an accepting state into a live, non-accepting one (`1e`, `..`, `"""`), an
+//!   alternative hypothesis "the lexeme ended here" is spawned; it is guarded by its parent and
+//!   dropped as soon as the parent accepts again (munch would then prefer the longer lexeme).
+//! - A text is a viable prefix iff some hypothesis has a candidate. `accept_token` checks
+//!   exactly that on the token's bytes, so a token that cannot continue the program is an error
+//!   and leaves the session unchanged.
+//!
+//! The mask is the union, over every hypothesis and candidate `(terminal, state)`, of the stored
+//! `live(state)` mask and the `split(state, f)` masks for every follower `f` the parser accepts
+//! after that terminal (`%ignore` terminals always; INDENT/DEDENT outcomes of an unfinished
+//! newline unioned). That is SynCode's accept-sequence construction with sequences of length 2:
+//! a superset of the viable tokens (sound), never an all-allowed mask on error (fail closed:
+//! errors zero the row and are returned). Unions are cached per artifact, keyed by the
+//! `(terminal, state, follower set)` triples, so the common step costs a DFA walk over the new
+//! bytes, a table scan per candidate, a hash lookup and a copy.
+//!
+//! EOS tokens are allowed exactly when the text is a complete program; special tokens never.
+//! With [`SessionOptions::sequence_start`], the first token's bytes are the tokenizer's
+//! first-position bytes (SentencePiece drops the dummy-prefix space there).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use syncodec_artifacts::ids::{ArchivedId, DfaStateId, LexStateId, TerminalId};
+use syncodec_artifacts::schema::ArchivedCompiledGrammar;
+
+use crate::artifact::Artifact;
+use crate::indent::Indenter;
+use crate::lexer::{Lexeme, Lexer, TerminalDfa};
+use crate::masks::{MaskStore, StoreError, Vocab};
+use crate::parser::Parser;
+use crate::semicolon::SemicolonInserter;
+
+/// Errors of a [`Session`]. The session is unchanged after any of them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    #[error("the artifact has no vocabulary or mask store: rebuild it with `syncodec build GRAMMAR --tokenizer TOKENIZER.json`")]
+    NoMaskStore,
+    #[error("bitmask buffer has {got} words, expected {expected} (ceil(vocab width / 32))")]
+    BufferSize { expected: usize, got: usize },
+    #[error("token id {id} is outside the vocabulary (width {width})")]
+    TokenOutOfRange { id: u32, width: usize },
+    #[error("token {id} is a special token and is never allowed by the grammar")]
+    SpecialToken { id: u32 },
+    #[error("token {id} ({text:?}) cannot continue the program: it is not in the mask")]
+    TokenRejected { id: u32, text: String },
+    #[error("EOS token {id} is not allowed: the program is not complete")]
+    EosNotAllowed { id: u32 },
+    #[error("the session has ended (EOS was accepted); only rollback is possible")]
+    Finished,
+    #[error("the text is not a valid program prefix at byte {offset}")]
+    TextRejected { offset: usize },
+    #[error("cannot roll back {requested} tokens: only {available} were accepted")]
+    RollbackTooFar { requested: usize, available: usize },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Options of a [`Session`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SessionOptions {
+    /// The first accepted token is the first token of the whole sequence (no prompt before
+    /// it), so the tokenizer's first-position bytes apply (SentencePiece's dummy prefix).
+    pub sequence_start: bool,
+}
+
+/// A small set of terminal ids.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+struct TermSet(Vec<u64>);
+
+impl TermSet {
+    fn new(n: usize) -> TermSet {
+        TermSet(vec![0; n.div_ceil(64)])
+    }
+    #[inline]
+    fn insert(&mut self, t: TerminalId) {
+        if let Some(w) = self.0.get_mut(t.as_usize() >> 6) {
+            *w |= 1 << (t.as_usize() & 63);
+        }
+    }
+    fn remove(&mut self, t: TerminalId) {
+        if let Some(w) = self.0.get_mut(t.as_usize() >> 6) {
+            *w &= !(1 << (t.as_usize() & 63));
+        }
+    }
+    #[cfg(test)]
+    fn contains(&self, t: TerminalId) -> bool {
+        self.0.get(t.as_usize() >> 6).is_some_and(|w| w >> (t.as_usize() & 63) & 1 == 1)
+    }
+    fn fill(&mut self, n: usize) {
+        for t in 0..n {
+            self.insert(TerminalId::from_raw(t as u32));
+        }
+    }
+    fn iter(&self) -> impl Iterator<Item = TerminalId> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, &w)| (0..64).filter(move |b| w >> b & 1 == 1).map(move |b| TerminalId::from_raw((i * 64 + b) as u32)))
+    }
+}
+
+/// Unions of stored masks already computed, shared by every session of one artifact.
+///
+/// Bounded: when the cached rows exceed the byte budget the cache is cleared (a cold miss costs
+/// one union, so a simple policy is enough).
+pub struct MaskCache {
+    map: Mutex<CacheMap>,
+    budget: usize,
+}
+
+#[derive(Default)]
+struct CacheMap {
+    rows: HashMap<Vec<u32>, Arc<[u32]>>,
+    bytes: usize,
+}
+
+impl MaskCache {
+    /// A cache holding at most `budget_bytes` of bitmask rows.
+    pub fn new(budget_bytes: usize) -> MaskCache {
+        MaskCache { map: Mutex::new(CacheMap::default()), budget: budget_bytes }
+    }
+
+    fn get(&self, key: &[u32]) -> Option<Arc<[u32]>> {
+        self.map.lock().ok()?.rows.get(key).cloned()
+    }
+
+    fn insert(&self, key: Vec<u32>, row: Arc<[u32]>) {
+        if let Ok(mut map) = self.map.lock() {
+            let size = row.len() * 4 + key.len() * 4;
+            if map.bytes + size > self.budget {
+                map.rows.clear();
+                map.bytes = 0;
+            }
+            map.bytes += size;
+            map.rows.insert(key, row);
+        }
+    }
+
+    /// Number of cached rows.
+    pub fn len(&self) -> usize {
+        self.map.lock().map(|m| m.rows.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Default for MaskCache {
+    /// 64 MiB of rows (4,096 rows of a 128k vocabulary).
+    fn default() -> MaskCache {
+        MaskCache::new(64 << 20)
+    }
+}
+
+/// Immutable per-artifact context every hypothesis step needs.
+struct Core<'a> {
+    grammar: &'a ArchivedCompiledGrammar,
+    lexer: Lexer<'a>,
+    dfas: Vec<Option<TerminalDfa<'a>>>,
+    ignore: TermSet,
+    n_terminals: usize,
+    vocab: Vocab<'a>,
+    store: MaskStore<'a>,
+}
+
+impl<'a> Core<'a> {
+    fn new(artifact: &'a Artifact) -> Result<Core<'a>, SessionError> {
+        let payload = artifact.payload();
+        let (Some(v), Some(m)) = (payload.vocab.as_ref(), payload.masks.as_ref()) else { return Err(SessionError::NoMaskStore) };
+        let grammar = &payload.grammar;
+        let n_terminals = grammar.terminals.len();
+        let vocab = Vocab::new(v);
+        let mut ignore = TermSet::new(n_terminals);
+        for t in grammar.ignore.iter() {
+            ignore.insert(TerminalId::from_raw(t.raw()));
+        }
+        Ok(Core {
+            grammar,
+            lexer: Lexer::new(grammar),
+            dfas: (0..n_terminals).map(|t| TerminalDfa::new(grammar, TerminalId::from_raw(t as u32))).collect(),
+            ignore,
+            n_terminals,
+            store: MaskStore::new(m, &vocab),
+            vocab,
+        })
+    }
+
+    fn dfa(&self, t: TerminalId) -> Option<&TerminalDfa<'a>> {
+        self.dfas.get(t.as_usize())?.as_ref()
+    }
+
+    /// Terminals with a non-error action in the parser's top state.
+    fn row(&self, parser: &Parser<'_>, set: &mut TermSet) {
+        for t in parser.acceptable_terminals() {
+            set.insert(t);
+        }
+    }
+}
+
+/// The layout stage between the lexer and the parser.
+#[derive(Clone)]
+enum Layout {
+    Plain,
+    Indent(Indenter),
+    Semi(SemicolonInserter),
+}
+
+/// What the parser has seen: its stack plus the layout stage's state.
+#[derive(Clone)]
+struct Front<'g> {
+    parser: Parser<'g>,
+    layout: Layout,
+}
+
+impl<'g> Front<'g> {
+    fn new(grammar: &'g ArchivedCompiledGrammar) -> Front<'g> {
+        let layout = match (grammar.indentation.as_ref(), grammar.auto_semicolon.as_ref()) {
+            (Some(ind), _) => Layout::Indent(Indenter::new(ind)),
+            (None, Some(semi)) => Layout::Semi(SemicolonInserter::new(semi)),
+            (None, None) => Layout::Plain,
+        };
+        Front { parser: Parser::new(grammar), layout }
+    }
+
+    /// Passes one lexeme through the layout stage to the parser. `false` when the parser (or
+    /// the indentation) rejects it; the front is then garbage and must be dropped.
+    fn push(&mut self, core: &Core<'_>, lexeme: Lexeme, text: &[u8]) -> bool {
+        if core.lexer.is_ignored(lexeme.terminal) {
+            return true;
+        }
+        let mut queue = Vec::new();
+        match &mut self.layout {
+            Layout::Plain => queue.push(lexeme),
+            Layout::Indent(ind) => {
+                if ind.push(lexeme, text, &mut queue).is_err() {
+                    return false;
+                }
+            }
+            Layout::Semi(semi) => semi.push(lexeme, &mut queue),
+        }
+        queue.into_iter().all(|l| self.parser.feed(l.terminal).is_ok())
+    }
+
+    /// Whether the input may end here.
+    fn can_finish(&self, end: usize) -> bool {
+        let mut f = self.clone();
+        let mut queue = Vec::new();
+        match &mut f.layout {
+            Layout::Plain => {}
+            Layout::Indent(ind) => ind.finish(end, &mut queue),
+            Layout::Semi(semi) => semi.finish(end, &mut queue),
+        }
+        queue.into_iter().all(|l| f.parser.feed(l.terminal).is_ok()) && f.parser.finish().is_ok()
+    }
+
+    /// The lexeme terminals that may come next, for a lexeme starting at byte `at`.
+    fn lookahead(&self, core: &Core<'_>, text: &[u8], at: usize) -> TermSet {
+        let mut set = core.ignore.clone();
+        match &self.layout {
+            Layout::Plain => core.row(&self.parser, &mut set),
+            Layout::Semi(semi) => {
+                core.row(&self.parser, &mut set);
+                // A newline is dropped, or becomes a semicolon after a trigger.
+                if !semi.semicolon_pending() || self.parser.can_feed(semi.semicolon()) {
+                    set.insert(semi.newline());
+                }
+            }
+            Layout::Indent(ind) => {
+                let newline = ind.newline();
+                let mut f = self.clone();
+                let mut queue = Vec::new();
+                if let Layout::Indent(find) = &mut f.layout {
+                    if find.prepare(text, at, &mut queue).is_ok() && queue.iter().all(|l| f.parser.feed(l.terminal).is_ok()) {
+                        core.row(&f.parser, &mut set);
+                    }
+                }
+                // A newline meets the parser before the pending indentation is applied; inside
+                // brackets it is dropped.
+                if ind.bracket_depth() > 0 || self.parser.can_feed(newline) {
+                    set.insert(newline);
+                } else {
+                    set.remove(newline);
+                }
+            }
+        }
+        set
+    }
+
+    /// The lexeme terminals that may follow a lexeme of `terminal` starting at `at` whose end
+    /// is not known yet.
+    fn follow(&self, core: &Core<'_>, terminal: TerminalId, text: &[u8], at: usize) -> TermSet {
+        if let Layout::Indent(ind) = &self.layout {
+            if !ind.started() && core.lexer.is_ignored(terminal) {
+                // Leading whitespace of the first line: its final width is unknown.
+                let mut all = TermSet::new(core.n_terminals);
+                all.fill(core.n_terminals);
+                return all;
+            }
+        }
+        if core.lexer.is_ignored(terminal) {
+            return self.lookahead(core, text, at);
+        }
+        if let Layout::Indent(ind) = &self.layout {
+            if terminal == ind.newline() {
+                if ind.bracket_depth() > 0 {
+                    return self.lookahead(core, text, at);
+                }
+                // The newline's indentation is not known yet: union every outcome.
+                let mut f = self.parser.clone();
+                let mut set = core.ignore.clone();
+                if f.feed(terminal).is_err() {
+                    return set;
+                }
+                core.row(&f, &mut set);
+                let indent = core.grammar.indentation.as_ref().map(|i| TerminalId::from_raw(i.indent.raw()));
+                let dedent = core.grammar.indentation.as_ref().map(|i| TerminalId::from_raw(i.dedent.raw()));
+                if let Some(indent) = indent {
+                    let mut g = f.clone();
+                    if g.feed(indent).is_ok() {
+                        core.row(&g, &mut set);
+                    }
+                }
+                if let Some(dedent) = dedent {
+                    let mut g = f.clone();
+                    for _ in 1..ind.levels().len() {
+                        if g.feed(dedent).is_err() {
+                            break;
+                        }
+                        core.row(&g, &mut set);
+                    }
+                }
+                return set;
+            }
+        }
+        let mut f = self.clone();
+        if !f.push(core, Lexeme { terminal, start: at, end: at.max(text.len()) }, text) {
+            return TermSet::new(core.n_terminals);
+        }
+        f.lookahead(core, text, text.len())
+    }
+}
+
+/// One way the text's tail may be lexed; see the module docs.
+#[derive(Clone)]
+struct Hyp<'g> {
+    front: Front<'g>,
+    /// Start of the unfinished lexeme.
+    start: usize,
+    /// Combined lexer state over `text[start..]`.
+    lex: LexStateId,
+    /// Acceptable terminals still live on `text[start..]`, with their DFA states. Empty for a
+    /// *ghost*: kept only to know when its guarded alternatives become invalid.
+    cands: Vec<(TerminalId, DfaStateId)>,
+    id: u32,
+    /// Ids of hypotheses whose next accepting position invalidates this one.
+    guards: Vec<u32>,
+}
+
+/// The lexing state of a text: its hypotheses.
+#[derive(Clone)]
+struct State<'g> {
+    hyps: Vec<Hyp<'g>>,
+    next_id: u32,
+}
+
+impl<'g> State<'g> {
+    fn new(core: &Core<'g>) -> State<'g> {
+        let mut state = State { hyps: Vec::new(), next_id: 0 };
+        if let Some(h) = state.open(core, Front::new(core.grammar), 0, &[], Vec::new()) {
+            state.hyps.push(h);
+        }
+        state
+    }
+
+    /// A hypothesis whose unfinished lexeme starts at `at` (nothing of it read yet).
+    fn open(&mut self, core: &Core<'g>, front: Front<'g>, at: usize, text: &[u8], guards: Vec<u32>) -> Option<Hyp<'g>> {
+        let la = front.lookahead(core, text, at);
+        let cands: Vec<_> = la.iter().filter_map(|t| core.dfa(t).map(|d| (t, d.start()))).collect();
+        if cands.is_empty() {
+            return None;
+        }
+        self.next_id += 1;
+        Some(Hyp { front, start: at, lex: core.lexer.start(), cands, id: self.next_id, guards })
+    }
+
+    fn viable(&self) -> bool {
+        self.hyps.iter().any(|h| !h.cands.is_empty())
+    }
+
+    /// Appends `text[from..]` (already in `text`) byte by byte.
+    fn advance(&mut self, core: &Core<'g>, text: &[u8], from: usize) {
+        for i in from..text.len() {
+            self.step(core, text, i);
+            if self.hyps.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// Steps one hypothesis's unfinished lexeme over byte `b`; `false` when the lexer dies.
+    fn step_straddle(core: &Core<'g>, h: &mut Hyp<'g>, b: u8) -> bool {
+        h.lex = core.lexer.step(h.lex, b);
+        if Lexer::is_dead(h.lex) {
+            return false;
+        }
+        h.cands.retain_mut(|(t, q)| match core.dfa(*t) {
+            Some(d) => {
+                *q = d.step(*q, b);
+                d.is_live(*q)
+            }
+            None => false,
+        });
+        true
+    }
+
+    fn step(&mut self, core: &Core<'g>, text: &[u8], i: usize) {
+        let b = text[i];
+        let mut out: Vec<Hyp<'g>> = Vec::with_capacity(self.hyps.len() + 1);
+        let mut accepted: Vec<u32> = Vec::new();
+        for mut h in std::mem::take(&mut self.hyps) {
+            let was = if i > h.start { core.lexer.accepts(h.lex) } else { None };
+            let next = core.lexer.step(h.lex, b);
+            if Lexer::is_dead(next) {
+                if let Some(w) = was {
+                    // Maximal munch: the lexeme [start, i) is final. Commit it and restart at i.
+                    let mut front = h.front;
+                    if !front.push(core, Lexeme { terminal: w, start: h.start, end: i }, text) {
+                        continue;
+                    }
+                    if let Some(mut nh) = self.open(core, front, i, text, h.guards) {
+                        if Self::step_straddle(core, &mut nh, b) {
+                            if core.lexer.accepts(nh.lex).is_some() {
+                                accepted.push(nh.id);
+                            }
+                            out.push(nh);
+                        }
+                    }
+                }
+                continue;
+            }
+            if let Some(w) = was {
+                if core.lexer.accepts(next).is_none() && !h.cands.is_empty() {
+                    // Leaving an accepting state: the lexeme may also end at i.
+                    let mut front = h.front.clone();
+                    if front.push(core, Lexeme { terminal: w, start: h.start, end: i }, text) {
+                        let mut guards = h.guards.clone();
+                        guards.push(h.id);
+                        if let Some(mut alt) = self.open(core, front, i, text, guards) {
+                            if Self::step_straddle(core, &mut alt, b) {
+                                out.push(alt);
+                            }
+                        }
+                    }
+                }
+            }
+            Self::step_straddle(core, &mut h, b);
+            if core.lexer.accepts(h.lex).is_some() {
+                accepted.push(h.id);
+            }
+            out.push(h);
+        }
+        if !accepted.is_empty() {
+            out.retain(|h| !h.guards.iter().any(|g| accepted.contains(g)));
+        }
+        // Ghosts matter only while something is guarded by them.
+        let guarded: Vec<u32> = out.iter().flat_map(|h| h.guards.iter().copied()).collect();
+        out.retain(|h| !h.cands.is_empty() || guarded.contains(&h.id));
+        self.hyps = out;
+    }
+
+    /// Whether the text is a complete program.
+    fn complete(&self, core: &Core<'g>, text: &[u8]) -> bool {
+        self.hyps.iter().any(|h| {
+            if h.start == text.len() {
+                return h.front.can_finish(text.len());
+            }
+            if h.cands.is_empty() {
+                return false;
+            }
+            let Some(w) = core.lexer.accepts(h.lex) else { return false };
+            let mut front = h.front.clone();
+            front.push(core, Lexeme { terminal: w, start: h.start, end: text.len() }, text) && front.can_finish(text.len())
+        })
+    }
+}
+
+/// One generation's constraint state; see the module docs.
+pub struct Session<'a> {
+    core: Core<'a>,
+    cache: Arc<MaskCache>,
+    options: SessionOptions,
+    text: Vec<u8>,
+    state: State<'a>,
+    finished: bool,
+    history: Vec<Snapshot<'a>>,
+    prefix_fed: bool,
+}
+
+struct Snapshot<'a> {
+    text_len: usize,
+    state: State<'a>,
+    finished: bool,
+}
+
+/// Key tag of a first-position row in the cache.
+const KEY_FIRST: u32 = 1;
+/// Key tag of a row where EOS is allowed.
+const KEY_EOS: u32 = 2;
+
+impl<'a> Session<'a> {
+    /// A session at the empty text, with its own mask cache.
+    pub fn new(artifact: &'a Artifact) -> Result<Session<'a>, SessionError> {
+        Session::with_cache(artifact, SessionOptions::default(), Arc::new(MaskCache::default()))
+    }
+
+    /// A session sharing `cache` with other sessions of the same artifact (a server keeps one
+    /// cache per artifact).
+    pub fn with_cache(artifact: &'a Artifact, options: SessionOptions, cache: Arc<MaskCache>) -> Result<Session<'a>, SessionError> {
+        let core = Core::new(artifact)?;
+        let state = State::new(&core);
+        Ok(Session { core, cache, options, text: Vec::new(), state, finished: false, history: Vec::new(), prefix_fed: false })
+    }
+
+    /// Logits width: the bitmask covers ids `0..width`.
+    pub fn vocab_width(&self) -> usize {
+        self.core.vocab.width()
+    }
+
+    /// Words of one bitmask row, `ceil(width / 32)`.
+    pub fn bitmask_words(&self) -> usize {
+        self.core.vocab.words()
+    }
+
+    pub fn vocab(&self) -> Vocab<'a> {
+        self.core.vocab
+    }
+
+    /// The text so far.
+    pub fn text(&self) -> &[u8] {
+        &self.text
+    }
+
+    /// Tokens accepted so far (what [`Session::rollback`] can undo).
+    pub fn n_accepted(&self) -> usize {
+        self.history.len()
+    }
+
+    /// Whether EOS has been accepted.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Appends code that is not generated (the prompt's code prefix). Not undoable by
+    /// [`Session::rollback`] except by rolling back tokens accepted before it.
+    pub fn feed_text(&mut self, bytes: &[u8]) -> Result<(), SessionError> {
+        if self.finished {
+            return Err(SessionError::Finished);
+        }
+        let from = self.text.len();
+        let mut state = self.state.clone();
+        self.text.extend_from_slice(bytes);
+        state.advance(&self.core, &self.text, from);
+        if !state.viable() {
+            // Find the first byte that breaks the prefix, for the message.
+            let mut probe = self.state.clone();
+            let mut offset = from;
+            for i in from..self.text.len() {
+                probe.step(&self.core, &self.text, i);
+                if !probe.viable() {
+                    offset = i;
+                    break;
+                }
+            }
+            self.text.truncate(from);
+            return Err(SessionError::TextRejected { offset });
+        }
+        self.state = state;
+        self.prefix_fed |= !bytes.is_empty();
+        Ok(())
+    }
+
+    fn at_sequence_start(&self) -> bool {
+        self.options.sequence_start && self.text.is_empty() && !self.prefix_fed
+    }
+
+    /// The bytes `id` would add now.
+    fn token_bytes(&self, id: u32) -> Option<&'a [u8]> {
+        if self.at_sequence_start() {
+            self.core.vocab.first_bytes(id)
+        } else {
+            self.core.vocab.bytes(id)
+        }
+    }
+
+    /// Whether the text so far is a complete program (EOS allowed).
+    pub fn is_complete(&self) -> bool {
+        !self.finished && self.state.complete(&self.core, &self.text)
+    }
+
+    /// Exact check: whether appending token `id` keeps the text a viable prefix (EOS: whether
+    /// the program is complete). Costs a DFA walk over the token's bytes.
+    pub fn is_token_valid(&self, id: u32) -> bool {
+        if self.finished || id as usize >= self.core.vocab.n_tokens() {
+            return false;
+        }
+        if self.core.vocab.is_eos(id) {
+            return self.is_complete();
+        }
+        if self.core.vocab.is_special(id) {
+            return false;
+        }
+        match self.token_bytes(id) {
+            Some(bytes) => self.viable_with(bytes),
+            None => false,
+        }
+    }
+
+    fn viable_with(&self, bytes: &[u8]) -> bool {
+        if bytes.is_empty() {
+            return self.state.viable();
+        }
+        // Only the unfinished lexemes' bytes are read again (and, before the first lexeme of an
+        // indentation grammar, the text before it), so the check works on a window of the text
+        // starting at the earliest hypothesis, with positions shifted by the window's start.
+        let needs_all = self.state.hyps.iter().any(|h| matches!(&h.front.layout, Layout::Indent(ind) if !ind.started()));
+        let w0 = if needs_all { 0 } else { self.state.hyps.iter().map(|h| h.start).min().unwrap_or(self.text.len()) };
+        let mut window = Vec::with_capacity(self.text.len() - w0 + bytes.len());
+        window.extend_from_slice(&self.text[w0..]);
+        window.extend_from_slice(bytes);
+        let mut state = self.state.clone();
+        for h in &mut state.hyps {
+            h.start -= w0;
+        }
+        state.advance(&self.core, &window, self.text.len() - w0);
+        state.viable()
+    }
+
+    /// Accepts token `id`: an error, with the session unchanged, when the token cannot continue
+    /// the program (it is then outside the mask too).
+    pub fn accept_token(&mut self, id: u32) -> Result<(), SessionError> {
+        if self.finished {
+            return Err(SessionError::Finished);
+        }
+        let vocab = self.core.vocab;
+        if id as usize >= vocab.width() {
+            return Err(SessionError::TokenOutOfRange { id, width: vocab.width() });
+        }
+        if vocab.is_eos(id) {
+            if !self.is_complete() {
+                return Err(SessionError::EosNotAllowed { id });
+            }
+            self.push_history();
+            self.finished = true;
+            return Ok(());
+        }
+        if vocab.is_special(id) {
+            return Err(SessionError::SpecialToken { id });
+        }
+        let Some(bytes) = self.token_bytes(id) else {
+            return Err(SessionError::TokenRejected { id, text: String::new() });
+        };
+        let from = self.text.len();
+        let mut state = self.state.clone();
+        self.text.extend_from_slice(bytes);
+        state.advance(&self.core, &self.text, from);
+        if !state.viable() {
+            self.text.truncate(from);
+            return Err(SessionError::TokenRejected { id, text: String::from_utf8_lossy(bytes).into_owned() });
+        }
+        let old = std::mem::replace(&mut self.state, state);
+        self.history.push(Snapshot { text_len: from, state: old, finished: false });
+        Ok(())
+    }
+
+    fn push_history(&mut self) {
+        self.history.push(Snapshot { text_len: self.text.len(), state: self.state.clone(), finished: self.finished });
+    }
+
+    /// Undoes the last `n` accepted tokens (speculative decoding).
+    pub fn rollback(&mut self, n: usize) -> Result<(), SessionError> {
+        if n > self.history.len() {
+            return Err(SessionError::RollbackTooFar { requested: n, available: self.history.len() });
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        let keep = self.history.len() - n;
+        let mut tail = self.history.split_off(keep);
+        let snap = tail.swap_remove(0);
+        self.text.truncate(snap.text_len);
+        self.state = snap.state;
+        self.finished = snap.finished;
+        Ok(())
+    }
+
+    /// The `(terminal, state, followers)` triples whose stored masks make up the mask, sorted
+    /// and deduplicated, flattened into a cache key.
+    fn key(&self) -> Vec<u32> {
+        let core = &self.core;
+        let mut triples: Vec<(u32, u32, TermSet)> = Vec::new();
+        for h in &self.state.hyps {
+            for &(t, q) in &h.cands {
+                let f = h.front.follow(core, t, &self.text, h.start);
+                triples.push((t.raw(), q.raw(), f));
+            }
+        }
+        triples.sort_by(|a, b| (a.0, a.1, &a.2 .0).cmp(&(b.0, b.1, &b.2 .0)));
+        triples.dedup();
+        let mut key = Vec::with_capacity(1 + triples.len() * 4);
+        let mut tag = 0;
+        if self.at_sequence_start() {
+            tag |= KEY_FIRST;
+        }
+        if self.is_complete() {
+            tag |= KEY_EOS;
+        }
+        key.push(tag);
+        for (t, q, f) in triples {
+            key.push(t);
+            key.push(q);
+            for w in f.0 {
+                key.push(w as u32);
+                key.push((w >> 32) as u32);
+            }
+        }
+        key
+    }
+
+    /// Fills `out` (exactly [`Session::bitmask_words`] words) with the allowed tokens: bit
+    /// `t & 31` of word `t >> 5` is 1 when token `t` may come next. On error the row is all
+    /// zeros (fail closed).
+    pub fn fill_bitmask(&mut self, out: &mut [u32]) -> Result<(), SessionError> {
+        let words = self.bitmask_words();
+        if out.len() != words {
+            return Err(SessionError::BufferSize { expected: words, got: out.len() });
+        }
+        if self.finished {
+            out.fill(0);
+            return Ok(());
+        }
+        let key = self.key();
+        if let Some(row) = self.cache.get(&key) {
+            out.copy_from_slice(&row);
+            return Ok(());
+        }
+        if let Err(e) = self.compute(&key, out) {
+            out.fill(0);
+            return Err(e);
+        }
+        self.cache.insert(key, Arc::from(&*out));
+        Ok(())
+    }
+
+    /// The union for `key` (see [`Session::key`]) without the cache.
+    fn compute(&self, key: &[u32], out: &mut [u32]) -> Result<(), SessionError> {
+        let core = &self.core;
+        out.fill(0);
+        let tag = key.first().copied().unwrap_or(0);
+        let set_words = core.n_terminals.div_ceil(64) * 2;
+        for triple in key.get(1..).unwrap_or(&[]).chunks(2 + set_words) {
+            let (t, q) = (TerminalId::from_raw(triple[0]), triple[1]);
+            let followers = &triple[2..];
+            if let Some(m) = core.store.live(t, q) {
+                core.store.or_into(m, out)?;
+            }
+            for (f, m) in core.store.splits(t, q) {
+                let i = f.as_usize();
+                if followers.get(i / 32).is_some_and(|w| w >> (i % 32) & 1 == 1) {
+                    core.store.or_into(m, out)?;
+                }
+            }
+        }
+        let vocab = core.vocab;
+        if tag & KEY_FIRST != 0 {
+            for id in vocab.first_ids() {
+                let allowed = !vocab.is_special(id) && vocab.first_bytes(id).is_some_and(|b| self.viable_with(b));
+                if let Some(w) = out.get_mut(id as usize >> 5) {
+                    if allowed {
+                        *w |= 1 << (id & 31);
+                    } else {
+                        *w &= !(1 << (id & 31));
+                    }
+                }
+            }
+        }
+        if tag & KEY_EOS != 0 {
+            for id in vocab.eos() {
+                if let Some(w) = out.get_mut(id as usize >> 5) {
+                    *w |= 1 << (id & 31);
+                }
+            }
+        }
+        // Padding ids past the vocabulary are never allowed.
+        let n = vocab.n_tokens();
+        for (i, w) in out.iter_mut().enumerate() {
+            let lo = i * 32;
+            if lo >= n {
+                *w = 0;
+            } else if lo + 32 > n {
+                *w &= (1u32 << (n - lo)) - 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Fills one bitmask row per session (`out` holds `sessions.len()` rows of
+/// [`Session::bitmask_words`] words), in parallel over the machine's cores. Every row is
+/// filled or zeroed; the first error is returned.
+pub fn fill_bitmasks(sessions: &mut [Session<'_>], out: &mut [u32]) -> Result<(), SessionError> {
+    let Some(words) = sessions.first().map(Session::bitmask_words) else { return Ok(()) };
+    if out.len() != words * sessions.len() {
+        return Err(SessionError::BufferSize { expected: words * sessions.len(), got: out.len() });
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(sessions.len());
+    if threads <= 1 {
+        let mut first = Ok(());
+        for (s, row) in sessions.iter_mut().zip(out.chunks_mut(words)) {
+            let r = s.fill_bitmask(row);
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        return first;
+    }
+    let per = sessions.len().div_ceil(threads);
+    let results: Vec<Result<(), SessionError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = sessions
+            .chunks_mut(per)
+            .zip(out.chunks_mut(per * words))
+            .map(|(ss, rows)| {
+                scope.spawn(move || {
+                    let mut first = Ok(());
+                    for (s, row) in ss.iter_mut().zip(rows.chunks_mut(words)) {
+                        let r = s.fill_bitmask(row);
+                        if first.is_ok() {
+                            first = r;
+                        }
+                    }
+                    first
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(Err(SessionError::Store(StoreError("a mask thread panicked"))))).collect()
+    });
+    results.into_iter().find(|r| r.is_err()).unwrap_or(Ok(()))
+}
