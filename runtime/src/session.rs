@@ -75,6 +75,9 @@ pub struct SessionOptions {
     /// The first accepted token is the first token of the whole sequence (no prompt before
     /// it), so the tokenizer's first-position bytes apply (SentencePiece's dummy prefix).
     pub sequence_start: bool,
+    /// Re-lex and re-parse the whole text before every mask instead of keeping the state
+    /// incrementally (the SynCode paper's "incremental parsing off" baseline; benchmarks only).
+    pub from_scratch: bool,
 }
 
 /// A small set of terminal ids.
@@ -750,6 +753,11 @@ impl<'a> Session<'a> {
             out.fill(0);
             return Ok(());
         }
+        if self.options.from_scratch {
+            let mut state = State::new(&self.core);
+            state.advance(&self.core, &self.text, 0);
+            self.state = state;
+        }
         let key = self.key();
         if let Some(row) = self.cache.get(&key) {
             out.copy_from_slice(&row);
@@ -763,15 +771,57 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// The next mask as a compact description instead of a bitmask row: the stored masks to
+    /// union, then token ids to set and ids to clear (EOS; first-position fixes). What a
+    /// device-resident mask store needs per step: a few ids instead of `width / 8` bytes.
+    /// `row = OR(masks); set(tokens); clear(clear)` equals [`Session::fill_bitmask`]'s row.
+    pub fn describe_mask(&mut self) -> Result<MaskDescription, SessionError> {
+        let mut d = MaskDescription::default();
+        if self.finished {
+            return Ok(d);
+        }
+        if self.options.from_scratch {
+            let mut state = State::new(&self.core);
+            state.advance(&self.core, &self.text, 0);
+            self.state = state;
+        }
+        let key = self.key();
+        let core = &self.core;
+        let tag = key.first().copied().unwrap_or(0);
+        for (t, q, followers) in triples(&key, core.n_terminals) {
+            d.masks.extend(core.store.live(t, q));
+            for (f, m) in core.store.splits(t, q) {
+                let i = f.as_usize();
+                if followers.get(i / 32).is_some_and(|w| w >> (i % 32) & 1 == 1) {
+                    d.masks.push(m);
+                }
+            }
+        }
+        d.masks.sort_unstable();
+        d.masks.dedup();
+        let vocab = core.vocab;
+        if tag & KEY_FIRST != 0 {
+            for id in vocab.first_ids() {
+                let allowed = !vocab.is_special(id) && vocab.first_bytes(id).is_some_and(|b| self.viable_with(b));
+                if allowed {
+                    d.tokens.push(id);
+                } else {
+                    d.clear.push(id);
+                }
+            }
+        }
+        if tag & KEY_EOS != 0 {
+            d.tokens.extend(vocab.eos());
+        }
+        Ok(d)
+    }
+
     /// The union for `key` (see [`Session::key`]) without the cache.
     fn compute(&self, key: &[u32], out: &mut [u32]) -> Result<(), SessionError> {
         let core = &self.core;
         out.fill(0);
         let tag = key.first().copied().unwrap_or(0);
-        let set_words = core.n_terminals.div_ceil(64) * 2;
-        for triple in key.get(1..).unwrap_or(&[]).chunks(2 + set_words) {
-            let (t, q) = (TerminalId::from_raw(triple[0]), triple[1]);
-            let followers = &triple[2..];
+        for (t, q, followers) in triples(&key, core.n_terminals) {
             if let Some(m) = core.store.live(t, q) {
                 core.store.or_into(m, out)?;
             }
@@ -814,6 +864,23 @@ impl<'a> Session<'a> {
         }
         Ok(())
     }
+}
+
+/// The `(terminal, state, follower bits)` triples of a cache key.
+fn triples(key: &[u32], n_terminals: usize) -> impl Iterator<Item = (TerminalId, u32, &[u32])> {
+    let set_words = n_terminals.div_ceil(64) * 2;
+    key.get(1..).unwrap_or(&[]).chunks_exact(2 + set_words).map(|c| (TerminalId::from_raw(c[0]), c[1], &c[2..]))
+}
+
+/// A mask as stored-mask ids plus explicit token edits; see [`Session::describe_mask`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaskDescription {
+    /// Stored mask ids (`schema::MaskStore`) to OR together, sorted.
+    pub masks: Vec<u32>,
+    /// Token ids to set after the union.
+    pub tokens: Vec<u32>,
+    /// Token ids to clear last.
+    pub clear: Vec<u32>,
 }
 
 /// Fills one bitmask row per session (`out` holds `sessions.len()` rows of
