@@ -120,6 +120,8 @@ impl TermSet {
 pub struct MaskCache {
     map: Mutex<CacheMap>,
     budget: usize,
+    /// Tokens grouped by leading spaces, for indentation masking (built on first use).
+    indent_groups: std::sync::OnceLock<Vec<Vec<u32>>>,
 }
 
 #[derive(Default)]
@@ -131,7 +133,7 @@ struct CacheMap {
 impl MaskCache {
     /// A cache holding at most `budget_bytes` of bitmask rows.
     pub fn new(budget_bytes: usize) -> MaskCache {
-        MaskCache { map: Mutex::new(CacheMap::default()), budget: budget_bytes }
+        MaskCache { map: Mutex::new(CacheMap::default()), budget: budget_bytes, indent_groups: std::sync::OnceLock::new() }
     }
 
     fn get(&self, key: &[u32]) -> Option<Arc<[u32]>> {
@@ -521,6 +523,43 @@ struct Snapshot<'a> {
 const KEY_FIRST: u32 = 1;
 /// Key tag of a row where EOS is allowed.
 const KEY_EOS: u32 = 2;
+/// Key tag of a row with indentation masking; the next key word has bit `k` set when a line
+/// indented by `k` more spaces than the unfinished newline already has is impossible.
+const KEY_INDENT: u32 = 4;
+/// Leading-space counts covered by indentation masking (tokens with more are left alone).
+const INDENT_GROUPS: usize = 32;
+
+/// Token groups for indentation masking: group `k` holds the tokens made of exactly `k` spaces
+/// followed by a byte that can start neither an `%ignore`d lexeme nor the newline terminal
+/// (so not a tab, form feed, line break, `#`, `\\` or a BOM in Python), as dense bitsets. Such
+/// a token, right after an unfinished newline whose line so far is `w` spaces, fixes the line's
+/// indentation at `w + k`.
+fn indent_groups(core: &Core<'_>, newline: TerminalId) -> Vec<Vec<u32>> {
+    let vocab = &core.vocab;
+    let mut layout_start = [false; 256];
+    let ignored = core.grammar.ignore.iter().map(|t| TerminalId::from_raw(t.raw()));
+    for t in ignored.chain(std::iter::once(newline)) {
+        if let Some(d) = core.dfa(t) {
+            for b in 0..=255u8 {
+                layout_start[b as usize] |= d.is_live(d.step(d.start(), b));
+            }
+        }
+    }
+    let words = vocab.n_tokens().div_ceil(32);
+    let mut groups = vec![vec![0u32; words]; INDENT_GROUPS];
+    for id in 0..vocab.n_tokens() as u32 {
+        if vocab.is_special(id) {
+            continue;
+        }
+        let Some(bytes) = vocab.bytes(id) else { continue };
+        let k = bytes.iter().take_while(|&&b| b == b' ').count();
+        match bytes.get(k) {
+            Some(&b) if k < INDENT_GROUPS && !layout_start[b as usize] => groups[k][id as usize >> 5] |= 1 << (id & 31),
+            _ => {}
+        }
+    }
+    groups
+}
 
 impl<'a> Session<'a> {
     /// A session at the empty text, with its own mask cache.
@@ -708,6 +747,59 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    fn indent_newline(&self) -> TerminalId {
+        self.core.grammar.indentation.as_ref().map_or(TerminalId::from_raw(u32::MAX), |i| TerminalId::from_raw(i.newline.raw()))
+    }
+
+    /// Indentation masking: when the text ends inside a newline lexeme (the only hypothesis,
+    /// outside brackets) whose last line so far is `w` spaces, the bits `k` for which a line
+    /// indented `w + k` is impossible (not a level to dedent to, not the current level, not a
+    /// deeper one where INDENT is acceptable). `None` when it does not apply.
+    fn indent_filter(&self) -> Option<u32> {
+        let [h] = self.state.hyps.as_slice() else { return None };
+        let Layout::Indent(ind) = &h.front.layout else { return None };
+        let newline = ind.newline();
+        if h.cands.len() != 1 || h.cands[0].0 != newline || ind.bracket_depth() > 0 {
+            return None;
+        }
+        let straddle = self.text.get(h.start..)?;
+        let nl = straddle.iter().rposition(|&b| b == b'\n')?;
+        let line = &straddle[nl + 1..];
+        if line.iter().any(|&b| b != b' ') {
+            return None;
+        }
+        let w = line.len() as u32;
+        let indentation = self.core.grammar.indentation.as_ref()?;
+        let (indent, dedent) = (TerminalId::from_raw(indentation.indent.raw()), TerminalId::from_raw(indentation.dedent.raw()));
+        let mut after = h.front.parser.clone();
+        if after.feed(newline).is_err() {
+            return None;
+        }
+        let levels = ind.levels();
+        let top = levels.last().copied().unwrap_or(0);
+        let indent_ok = after.can_feed(indent);
+        // A line can start at levels[j] when (len - 1 - j) DEDENTs are accepted and then some
+        // lexeme other than INDENT/DEDENT is.
+        let starts_line = |p: &Parser<'_>| p.acceptable_terminals().any(|t| t != indent && t != dedent);
+        let mut dedent_ok = vec![false; levels.len()];
+        let mut g = after.clone();
+        for j in (0..levels.len()).rev() {
+            if j + 1 < levels.len() && g.feed(dedent).is_err() {
+                break;
+            }
+            dedent_ok[j] = starts_line(&g);
+        }
+        let mut bad = 0u32;
+        for k in 0..INDENT_GROUPS as u32 {
+            let width = w + k;
+            let ok = if width > top { indent_ok } else { levels.iter().position(|&l| l == width).is_some_and(|j| dedent_ok[j]) };
+            if !ok {
+                bad |= 1 << k;
+            }
+        }
+        (bad != 0).then_some(bad)
+    }
+
     /// The `(terminal, state, followers)` triples whose stored masks make up the mask, sorted
     /// and deduplicated, flattened into a cache key.
     fn key(&self) -> Vec<u32> {
@@ -729,7 +821,14 @@ impl<'a> Session<'a> {
         if self.is_complete() {
             tag |= KEY_EOS;
         }
+        let indent = self.indent_filter();
+        if indent.is_some() {
+            tag |= KEY_INDENT;
+        }
         key.push(tag);
+        if let Some(bad) = indent {
+            key.push(bad);
+        }
         for (t, q, f) in triples {
             key.push(t);
             key.push(q);
@@ -771,6 +870,21 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    #[doc(hidden)]
+    pub fn debug_dump(&self) {
+        let g = self.core.grammar;
+        let name = |t: TerminalId| g.terminals.get(t.as_usize()).map(|x| x.name.as_str().to_string()).unwrap_or_default();
+        for h in &self.state.hyps {
+            println!("hyp id={} start={} lex={} guards={:?} stack={:?}", h.id, h.start, h.lex.raw(), h.guards, h.front.parser.stack());
+            for &(t, q) in &h.cands {
+                let f = h.front.follow(&self.core, t, &self.text, h.start);
+                let fs: Vec<String> = f.iter().map(name).collect();
+                let splits: Vec<String> = self.core.store.splits(t, q.raw()).map(|(f, m)| format!("{}:{}", name(f), m)).collect();
+                println!("  cand {} q={} live={:?} follow={:?}\n   splits={:?}", name(t), q.raw(), self.core.store.live(t, q.raw()), fs, splits);
+            }
+        }
+    }
+
     /// The next mask as a compact description instead of a bitmask row: the stored masks to
     /// union, then token ids to set and ids to clear (EOS; first-position fixes). What a
     /// device-resident mask store needs per step: a few ids instead of `width / 8` bytes.
@@ -810,6 +924,19 @@ impl<'a> Session<'a> {
                 }
             }
         }
+        if tag & KEY_INDENT != 0 {
+            // Impossible indentations: the tokens of the bad leading-space groups.
+            let bad = key.get(1).copied().unwrap_or(0);
+            let groups = self.cache.indent_groups.get_or_init(|| indent_groups(&self.core, self.indent_newline()));
+            for (k, group) in groups.iter().enumerate() {
+                if bad >> k & 1 == 1 {
+                    for (i, &w) in group.iter().enumerate() {
+                        d.clear.extend((0..32).filter(|b| w >> b & 1 == 1).map(|b| (i * 32 + b) as u32));
+                    }
+                }
+            }
+            d.clear.sort_unstable();
+        }
         if tag & KEY_EOS != 0 {
             d.tokens.extend(vocab.eos());
         }
@@ -845,6 +972,17 @@ impl<'a> Session<'a> {
                 }
             }
         }
+        if tag & KEY_INDENT != 0 {
+            let bad = key.get(1).copied().unwrap_or(0);
+            let groups = self.cache.indent_groups.get_or_init(|| indent_groups(&self.core, self.indent_newline()));
+            for (k, group) in groups.iter().enumerate() {
+                if bad >> k & 1 == 1 {
+                    for (o, g) in out.iter_mut().zip(group) {
+                        *o &= !g;
+                    }
+                }
+            }
+        }
         if tag & KEY_EOS != 0 {
             for id in vocab.eos() {
                 if let Some(w) = out.get_mut(id as usize >> 5) {
@@ -869,7 +1007,8 @@ impl<'a> Session<'a> {
 /// The `(terminal, state, follower bits)` triples of a cache key.
 fn triples(key: &[u32], n_terminals: usize) -> impl Iterator<Item = (TerminalId, u32, &[u32])> {
     let set_words = n_terminals.div_ceil(64) * 2;
-    key.get(1..).unwrap_or(&[]).chunks_exact(2 + set_words).map(|c| (TerminalId::from_raw(c[0]), c[1], &c[2..]))
+    let skip = if key.first().is_some_and(|t| t & KEY_INDENT != 0) { 2 } else { 1 };
+    key.get(skip..).unwrap_or(&[]).chunks_exact(2 + set_words).map(|c| (TerminalId::from_raw(c[0]), c[1], &c[2..]))
 }
 
 /// A mask as stored-mask ids plus explicit token edits; see [`Session::describe_mask`].
