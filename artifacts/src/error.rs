@@ -1,5 +1,6 @@
 //! Errors of opening an artifact. Every way a file can be wrong maps to one variant; opening
-//! never panics.
+//! never panics. The vocabulary variants come from checking an opened artifact against the
+//! caller's tokenizer.
 
 /// Why an artifact could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -20,4 +21,17 @@ pub enum OpenError {
     Misaligned,
     #[error("artifact is corrupted: {0}; rebuild it with `syncodec build`")]
     Corrupt(String),
+    #[error("could not decompress the zstd-compressed artifact: {0}; re-copy it, or rebuild it with `syncodec build --zstd`")]
+    Decompress(String),
+    #[error("the zstd-compressed artifact unpacks to more than {limit} bytes, the most this runtime opens")]
+    TooLarge { limit: u64 },
+    #[error("the artifact was built without a tokenizer, so it has no token masks; rebuild it with `syncodec build GRAMMAR --tokenizer TOKENIZER.json` for this tokenizer")]
+    NoVocabulary,
+    #[error("the artifact was built for another tokenizer (its vocabulary hash is {}, this tokenizer's is {}); rebuild it with `syncodec build GRAMMAR --tokenizer TOKENIZER.json` for this tokenizer", short_hex(found), short_hex(expected))]
+    VocabularyMismatch { expected: [u8; 32], found: [u8; 32] },
+}
+
+/// The first 8 bytes of a hash in hex: enough to tell two vocabularies apart in a message.
+fn short_hex(hash: &[u8; 32]) -> String {
+    crate::header::hex(&hash[..8])
 }

@@ -1,17 +1,21 @@
 //! The syncodec artifact: the one file the compiler writes and the runtime reads.
 //!
 //! A file is a fixed [`header`] (magic, format version, hashes, payload length and checksum)
-//! followed by an rkyv archive of [`schema::Payload`]. [`view`] checks the header, then rkyv's
+//! followed by an rkyv archive of [`schema::Payload`]. [`split`] checks the header, [`access`] rkyv's
 //! structural validation (bounds, alignment, ownership), then the semantic invariants of the
 //! tables ([`validate`]), and hands out a zero-copy reference into the caller's bytes.
 //!
+//! [`pack`] wraps a whole artifact in one zstd frame for shipping and unpacks it (bounded) into
+//! [`AlignedBytes`].
+//!
 //! **API Boundary:** the compiler writes only through [`encode`], the runtime reads only through
-//! [`view`]. **Invariant:** [`view`] never panics and never causes UB for any input; every
+//! [`split`] and [`access`]. **Invariant:** they never panic and never cause UB for any input; every
 //! malformed file is an [`OpenError`].
 
 pub mod error;
 pub mod header;
 pub mod ids;
+pub mod pack;
 pub mod schema;
 mod validate;
 
@@ -84,16 +88,44 @@ pub struct AlignedBytes {
 
 impl AlignedBytes {
     pub fn copy_from(bytes: &[u8]) -> AlignedBytes {
-        let mut words = vec![0u128; bytes.len().div_ceil(16)];
-        // SAFETY: `words` spans at least `bytes.len()` bytes and u128 has no invalid bit patterns.
-        let dst = unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 16) };
-        dst[..bytes.len()].copy_from_slice(bytes);
-        AlignedBytes { words, len: bytes.len() }
+        let mut aligned = AlignedBytes::zeroed(bytes.len());
+        aligned.as_mut_slice().copy_from_slice(bytes);
+        aligned
+    }
+
+    /// `len` zero bytes.
+    pub fn zeroed(len: usize) -> AlignedBytes {
+        AlignedBytes { words: vec![0u128; len.div_ceil(16)], len }
     }
 
     pub fn as_slice(&self) -> &[u8] {
         // SAFETY: the allocation holds `words.len() * 16 >= len` initialized bytes.
         unsafe { std::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as in `as_slice`; u128 has no invalid bit patterns, so any bytes may be written.
+        unsafe { std::slice::from_raw_parts_mut(self.words.as_mut_ptr().cast::<u8>(), self.len) }
+    }
+
+    /// Grows or shrinks to `len` bytes; new bytes are zero.
+    pub fn resize_zeroed(&mut self, len: usize) {
+        if len < self.len {
+            self.truncate(len);
+            return;
+        }
+        self.words.resize(len.div_ceil(16), 0);
+        self.len = len;
+    }
+
+    /// Shortens to `len` bytes (no effect when already shorter), keeping the allocation.
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.len {
+            // Keep the bytes past `len` zero, so that growing again yields zeros.
+            self.as_mut_slice()[len..].fill(0);
+            self.len = len;
+            self.words.truncate(len.div_ceil(16));
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Semantic validation of an archived payload, run after rkyv's structural check.
 //!
-//! Order: terminals and their DFAs, lexer, productions, LR tables, indentation, semicolon insertion,
+//! Order: terminals and their DFAs, lexer, productions, LR table shape (not its entries: the
+//! parser bounds-checks those as it reads them), indentation, semicolon insertion,
 //! then (format version 3) the vocabulary and the mask store's index tables. Each check
 //! guarantees that every id stored in a table is below the length of the table it indexes, so
 //! the runtime may index with `get()` and treat a miss as corruption without further checks.
@@ -9,7 +10,7 @@ use crate::error::OpenError;
 use crate::ids::ArchivedId;
 use rkyv::option::ArchivedOption;
 
-use crate::schema::{ArchivedCompiledGrammar, ArchivedDfa, ArchivedMaskStore, ArchivedPayload, ArchivedTerminalKind, ArchivedVocabulary, Action, MASK_DENSE, MASK_SPARSE, NONE, RULE_BIT};
+use crate::schema::{ArchivedCompiledGrammar, ArchivedDfa, ArchivedMaskStore, ArchivedPayload, ArchivedTerminalKind, ArchivedVocabulary, MASK_DENSE, MASK_SPARSE, NONE, RULE_BIT};
 
 fn corrupt(what: String) -> OpenError {
     OpenError::Corrupt(what)
@@ -174,20 +175,9 @@ fn grammar(g: &ArchivedCompiledGrammar) -> Result<(), OpenError> {
     if lr.action.len() as u64 != n_states * n_columns || lr.goto.len() as u64 != n_states * n_rules {
         return Err(corrupt("LR table: size mismatch".into()));
     }
-    let n_productions = g.productions.len() as u64;
-    for a in lr.action.iter() {
-        let ok = match Action::decode(a.to_native()) {
-            Action::Error | Action::Accept => true,
-            Action::Shift(s) => (s as u64) < n_states,
-            Action::Reduce(p) => (p as u64) < n_productions,
-        };
-        if !ok {
-            return Err(corrupt("LR table: action target out of range".into()));
-        }
-    }
-    if lr.goto.iter().any(|s| s.to_native() != NONE && s.to_native() as u64 >= n_states) {
-        return Err(corrupt("LR table: goto target out of range".into()));
-    }
+    // The action and goto entries themselves are not scanned here (an LR(1) table has millions
+    // of them and opening must stay O(1) in its size): the parser bounds-checks every state,
+    // production and goto it reads and reports a miss as corruption.
     if let rkyv::option::ArchivedOption::Some(ind) = &g.indentation {
         let ids = [ind.newline.raw(), ind.indent.raw(), ind.dedent.raw()];
         let all = ids.iter().copied().chain(ind.open_brackets.iter().map(|t| t.raw())).chain(ind.close_brackets.iter().map(|t| t.raw()));

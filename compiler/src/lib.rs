@@ -2,7 +2,8 @@
 //! LR(1) tables, written as one artifact that the runtime serves masks from.
 //!
 //! [`compile`] reads as the list of stage calls: `lower::lower_file` (parse + lower) →
-//! `lexical::build` → `lr::build` → `emit`. Each stage has one entry function, one output type
+//! `lexical::build` → `lr::build` → `emit`. With a tokenizer, `vocab::load` and `mask::build`
+//! (the DFA mask store) run between `lr` and `emit` (see `cli::commands::build`). Each stage has one entry function, one output type
 //! and reports problems as located [`diagnostics::Diagnostic`]s; only `cli` renders them.
 //!
 //! # Glossary
@@ -29,6 +30,7 @@ pub mod grammar;
 pub mod lexical;
 pub mod lower;
 pub mod lr;
+pub mod mask;
 pub mod vocab;
 
 use std::path::Path;

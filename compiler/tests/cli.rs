@@ -94,3 +94,110 @@ fn build_writes_an_artifact_that_parse_accepts_and_corruption_is_rejected() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("truncated"), "{}", text(&out.stderr));
 }
+
+/// `../shared/tokenizers/NAME` next to the workspace. Outside CI a missing file means "skip"
+/// (returns `None` after printing why); under `CI=true` it is a test failure.
+fn shared_tokenizer(name: &str) -> Option<PathBuf> {
+    let path = workspace().parent().map(|p| p.join("shared/tokenizers").join(name)).filter(|p| p.is_file());
+    if path.is_none() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("CI=true but ../shared/tokenizers/{name} is missing: real-data tests must not be skipped in CI");
+        }
+        eprintln!("skipping: ../shared/tokenizers/{name} not found");
+    }
+    path
+}
+
+/// Runs syncodec in `dir`.
+fn syncodec_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_syncodec")).args(args).current_dir(dir).output().expect("run syncodec")
+}
+
+#[test]
+fn build_with_a_tokenizer_prints_the_contract_lines_and_writes_both_files() {
+    let Some(tokenizer) = shared_tokenizer("gpt2.json") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let grammar = workspace().join("grammars/json.ebnf");
+    // Default output: the grammar's name in the current directory.
+    let out = syncodec_in(dir.path(), &["build", grammar.to_str().unwrap(), "--tokenizer", tokenizer.to_str().unwrap(), "--zstd", "--threads", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let prefixes = ["wrote json.syncode: ", "vocabulary: 50257 tokens (width 50257, byte-level, hash ", "masks: ", "build time: ", "peak memory: ", "artifact size: ", "wrote json.syncode.zst: "];
+    assert_eq!(lines.len(), prefixes.len(), "{stdout}");
+    for (line, prefix) in lines.iter().zip(prefixes) {
+        assert!(line.starts_with(prefix), "{line:?} does not start with {prefix:?}\n{stdout}");
+    }
+    assert!(lines[2].contains(" unique (") && lines[2].contains(" dense, ") && lines[2].contains(" split entries, "), "{stdout}");
+    assert!(lines[4].ends_with(" MiB") || lines[4] == "peak memory: unknown", "{stdout}");
+    let size = std::fs::metadata(dir.path().join("json.syncode")).unwrap().len();
+    assert_eq!(lines[5], format!("artifact size: {size} bytes"));
+    let packed = std::fs::metadata(dir.path().join("json.syncode.zst")).unwrap().len();
+    assert!(lines[6].starts_with(&format!("wrote json.syncode.zst: {packed} bytes (zstd level ")), "{stdout}");
+    assert!(!text(&out.stderr).contains('\r'), "no progress bar when stderr is not a terminal");
+
+    // Both files parse text like the grammar does.
+    let sample = dir.path().join("x.json");
+    std::fs::write(&sample, "{\"k\": [1, 2.5, null]}").unwrap();
+    for artifact in ["json.syncode", "json.syncode.zst"] {
+        let out = syncodec_in(dir.path(), &["parse", artifact, sample.to_str().unwrap()]);
+        assert_eq!(text(&out.stdout), "parsed 1/1 files\n", "{artifact}: {}", text(&out.stderr));
+    }
+
+    // Deterministic at any thread count.
+    let again = dir.path().join("again.syncode");
+    let out = syncodec_in(dir.path(), &["build", grammar.to_str().unwrap(), "--tokenizer", tokenizer.to_str().unwrap(), "--threads", "1", "-o", again.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(std::fs::read(&again).unwrap() == std::fs::read(dir.path().join("json.syncode")).unwrap(), "artifacts differ between 1 and 2 threads");
+}
+
+#[test]
+fn build_tokenizer_errors_exit_2_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("out.syncode");
+    let out_path = out_file.to_str().unwrap();
+    let missing = dir.path().join("missing.json");
+    let out = syncodec(&["build", "grammars/json.ebnf", "--tokenizer", missing.to_str().unwrap(), "-o", out_path]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("syncodec: error: could not read tokenizer "), "{}", text(&out.stderr));
+
+    let out = syncodec(&["build", "grammars/json.ebnf", "--tokenizer", "grammars/json.ebnf", "-o", out_path]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("is not a tokenizer.json"), "{}", text(&out.stderr));
+
+    // Options that need a tokenizer are rejected without one.
+    let out = syncodec(&["build", "grammars/json.ebnf", "--vocab-size", "10", "-o", out_path]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--tokenizer"), "{}", text(&out.stderr));
+    assert!(!out_file.exists(), "nothing is written on errors");
+
+    if let Some(tokenizer) = shared_tokenizer("gpt2.json") {
+        let out = syncodec(&["build", "grammars/json.ebnf", "--tokenizer", tokenizer.to_str().unwrap(), "--vocab-size", "100", "-o", out_path]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(text(&out.stderr).contains("--vocab-size 100 is smaller than the vocabulary"), "{}", text(&out.stderr));
+        let out = syncodec(&["build", "grammars/json.ebnf", "--tokenizer", tokenizer.to_str().unwrap(), "--eos-token", "<no such token>", "-o", out_path]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(text(&out.stderr).contains("<no such token>"), "{}", text(&out.stderr));
+        assert!(!out_file.exists(), "nothing is written on errors");
+    }
+    // A grammar error wins over the tokenizer and exits 1.
+    let out = syncodec(&["build", "compiler/tests/errors/undefined_rule.ebnf", "--tokenizer", missing.to_str().unwrap(), "-o", out_path]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}
+
+#[test]
+fn build_zstd_without_a_tokenizer_packs_the_grammar_artifact() {
+    let dir = tempfile::tempdir().unwrap();
+    let artifact = dir.path().join("json.syncode");
+    let out = syncodec(&["build", "grammars/json.ebnf", "-o", artifact.to_str().unwrap(), "--zstd"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[1].starts_with(&format!("wrote {}.zst: ", artifact.display())), "{stdout}");
+    let sample = dir.path().join("x.json");
+    std::fs::write(&sample, "[true]").unwrap();
+    let packed = format!("{}.zst", artifact.display());
+    let out = syncodec(&["parse", &packed, sample.to_str().unwrap()]);
+    assert_eq!(text(&out.stdout), "parsed 1/1 files\n", "{}", text(&out.stderr));
+}

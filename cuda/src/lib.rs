@@ -6,6 +6,13 @@
 //!   methods enqueue one kernel launch and return without synchronizing.
 //! - [`probe`]: is CUDA usable here? Never panics; says why not.
 //! - [`KERNEL_SOURCE`]: the CUDA C++ source, `kernels/apply_bitmask.cu`.
+//! - Issue part B, a device-resident mask store: [`HostMaskStore`] (an
+//!   artifact's mask store, checked and normalized), [`pack_descriptions`]
+//!   (per-step compact row descriptions from `Session::describe_mask`),
+//!   [`build_bitmask_cpu`] (the CPU reference), [`DeviceMaskStore`] /
+//!   [`DeviceDescriptions`] and [`GpuMasker::build_bitmask`] /
+//!   [`GpuMasker::apply_descriptions_f32`] (kernel source
+//!   [`BUILD_KERNEL_SOURCE`], `kernels/build_bitmask.cu`).
 //!
 //! # Semantics
 //!
@@ -32,11 +39,14 @@
 //! libraries can be loaded first and turns cudarc panics (a missing library or
 //! symbol) into [`GpuError::Unavailable`].
 //!
-//! The kernel is compiled with NVRTC for the device's architecture at first
+//! The kernels are compiled with NVRTC for the device's architecture at first
 //! use; the PTX is cached per architecture for the life of the process, and
 //! each [`GpuMasker`] loads it once into its context. Machines without NVRTC
 //! can use [`GpuMasker::from_ptx`] with PTX produced elsewhere by
-//! [`compile_ptx`].
+//! [`compile_ptx`]. Both kernels are one translation unit
+//! ([`full_kernel_source`]); should the part B kernel fail to compile or
+//! load, the masker falls back to the part A source alone and only the part B
+//! methods return the error.
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -49,12 +59,31 @@ use cudarc::driver::{
 use cudarc::nvrtc::Ptx;
 use thiserror::Error;
 
+mod describe;
+mod store;
+
 pub use cudarc;
+pub use describe::{
+    build_bitmask_cpu, pack_descriptions, DescriptionError, HostMaskStore, MaskDescription,
+    PackedDescriptions, MASK_DENSE, MASK_SPARSE,
+};
+pub use store::{build_launch_shape, DeviceDescriptions, DeviceMaskStore, Descriptions};
 pub use syncodec_runtime as runtime;
 pub use syncodec_runtime::apply::{ApplyError, BatchLayout, Dtype, Dtype16};
 
-/// The CUDA C++ source of the kernel (`kernels/apply_bitmask.cu`).
+/// The CUDA C++ source of the part A kernel (`kernels/apply_bitmask.cu`).
 pub const KERNEL_SOURCE: &str = include_str!("../kernels/apply_bitmask.cu");
+
+/// The CUDA C++ source of the part B kernels (`kernels/build_bitmask.cu`).
+/// It reuses definitions of [`KERNEL_SOURCE`] and is compiled after it, in
+/// one translation unit: see [`full_kernel_source`].
+pub const BUILD_KERNEL_SOURCE: &str = include_str!("../kernels/build_bitmask.cu");
+
+/// [`KERNEL_SOURCE`] followed by [`BUILD_KERNEL_SOURCE`]: what
+/// [`compile_ptx`] compiles.
+pub fn full_kernel_source() -> String {
+    format!("{KERNEL_SOURCE}\n{BUILD_KERNEL_SOURCE}")
+}
 
 /// Threads per block; must match `SC_THREADS` in the kernel.
 const THREADS: u32 = 256;
@@ -88,6 +117,9 @@ pub enum GpuError {
     /// A buffer or stream belongs to another CUDA context than the masker.
     #[error("buffer or stream belongs to a different CUDA context than the GpuMasker")]
     WrongContext,
+    /// A mask store or descriptions that cannot be used (part B).
+    #[error(transparent)]
+    Description(#[from] DescriptionError),
 }
 
 /// What [`probe`] found.
@@ -154,18 +186,32 @@ pub fn probe() -> Result<DeviceInfo, GpuError> {
     })
 }
 
-/// Compiles [`KERNEL_SOURCE`] to PTX with NVRTC for compute capability
-/// `cc` (`None`: NVRTC's default architecture). Results are cached per
-/// architecture for the life of the process.
+/// Compiles both kernels ([`full_kernel_source`]) to PTX with NVRTC for
+/// compute capability `cc` (`None`: NVRTC's default architecture). Results
+/// are cached per architecture for the life of the process.
 ///
 /// # Errors
 ///
 /// [`GpuError::Compile`] when NVRTC cannot be loaded or rejects the source.
 pub fn compile_ptx(cc: Option<(i32, i32)>) -> Result<String, GpuError> {
-    type Cache = Mutex<HashMap<Option<(i32, i32)>, String>>;
+    compile_cached(cc, true)
+}
+
+/// Compiles the part A kernel alone ([`KERNEL_SOURCE`]); PTX from it gives a
+/// masker without the part B methods.
+///
+/// # Errors
+///
+/// As [`compile_ptx`].
+pub fn compile_apply_ptx(cc: Option<(i32, i32)>) -> Result<String, GpuError> {
+    compile_cached(cc, false)
+}
+
+fn compile_cached(cc: Option<(i32, i32)>, full: bool) -> Result<String, GpuError> {
+    type Cache = Mutex<HashMap<(Option<(i32, i32)>, bool), String>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    if let Some(ptx) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&cc) {
+    if let Some(ptx) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&(cc, full)) {
         return Ok(ptx.clone());
     }
     // SAFETY: only tries to dlopen libnvrtc under its usual names.
@@ -178,7 +224,7 @@ pub fn compile_ptx(cc: Option<(i32, i32)>) -> Result<String, GpuError> {
     }
     let ptx = guarded("NVRTC", || {
         let mut opts = cudarc::nvrtc::CompileOptions {
-            name: Some("apply_bitmask.cu".into()),
+            name: Some(if full { "syncodec_kernels.cu" } else { "apply_bitmask.cu" }.into()),
             ..Default::default()
         };
         if let Some((major, minor)) = cc {
@@ -186,14 +232,15 @@ pub fn compile_ptx(cc: Option<(i32, i32)>) -> Result<String, GpuError> {
                 .push(format!("--gpu-architecture=compute_{major}{minor}"));
         }
         opts.options.push("--std=c++14".into());
-        cudarc::nvrtc::compile_ptx_with_opts(KERNEL_SOURCE, opts)
+        let src = if full { full_kernel_source() } else { KERNEL_SOURCE.to_string() };
+        cudarc::nvrtc::compile_ptx_with_opts(src, opts)
             .map(|p| p.to_src())
             .map_err(|e| GpuError::Compile(format!("{e:?}")))
     })?;
     cache
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(cc, ptx.clone());
+        .insert((cc, full), ptx.clone());
     Ok(ptx)
 }
 
@@ -209,6 +256,8 @@ pub struct GpuMasker {
     stream: Arc<CudaStream>,
     /// Indexed like `ENTRY_POINTS`.
     funcs: Arc<[CudaFunction; 4]>,
+    /// Part B, indexed like `store::BUILD_ENTRY_POINTS`, or why it is missing.
+    build_funcs: Result<Arc<[CudaFunction; 3]>, Arc<str>>,
     sm_count: u32,
 }
 
@@ -225,15 +274,32 @@ impl GpuMasker {
         let cc = guarded("querying the device", || {
             Ok(stream.context().compute_capability()?)
         })?;
-        // A driver older than NVRTC may refuse PTX for the newest
-        // architecture; NVRTC's default target is JIT-compiled forward.
-        match Self::from_ptx(stream.clone(), &compile_ptx(Some(cc))?) {
-            Ok(m) => Ok(m),
-            Err(GpuError::Driver(_)) | Err(GpuError::Compile(_)) => {
-                Self::from_ptx(stream, &compile_ptx(None)?)
+        // Both kernels for the device's architecture, then for NVRTC's
+        // default target (a driver older than NVRTC may refuse PTX for the
+        // newest architecture; the default is JIT-compiled forward). Should
+        // the part B source be what fails, part A alone, the same two ways.
+        let mut first_err = None;
+        for full in [true, false] {
+            for arch in [Some(cc), None] {
+                let ptx = if full { compile_ptx(arch) } else { compile_apply_ptx(arch) };
+                match ptx.and_then(|p| Self::from_ptx(stream.clone(), &p)) {
+                    Ok(mut m) => {
+                        if let (false, Some(e)) = (full, &first_err) {
+                            m.build_funcs = Err(format!(
+                                "the part B kernel (build_bitmask.cu) could not be compiled or loaded: {e}"
+                            )
+                            .into());
+                        }
+                        return Ok(m);
+                    }
+                    Err(e @ (GpuError::Driver(_) | GpuError::Compile(_))) => {
+                        first_err.get_or_insert(e);
+                    }
+                    Err(e) => return Err(e),
+                }
             }
-            Err(e) => Err(e),
         }
+        Err(first_err.unwrap_or_else(|| GpuError::Compile("no PTX could be loaded".into())))
     }
 
     /// Device `ordinal`'s primary context and a new stream on it: the
@@ -254,7 +320,9 @@ impl GpuMasker {
     }
 
     /// Loads already compiled PTX (from [`compile_ptx`], possibly on another
-    /// machine) into the stream's context. Needs no NVRTC.
+    /// machine) into the stream's context. Needs no NVRTC. PTX without the
+    /// part B entry points (from [`compile_apply_ptx`] or an older version)
+    /// gives a masker whose part B methods return [`GpuError::Compile`].
     ///
     /// # Errors
     ///
@@ -266,6 +334,14 @@ impl GpuMasker {
             let module = ctx.load_module(Ptx::from_src(ptx))?;
             let f = |i: usize| module.load_function(ENTRY_POINTS[i]);
             let funcs = [f(0)?, f(1)?, f(2)?, f(3)?];
+            let b = |i: usize| module.load_function(store::BUILD_ENTRY_POINTS[i]);
+            let build_funcs = match (b(0), b(1), b(2)) {
+                (Ok(x), Ok(y), Ok(z)) => Ok(Arc::new([x, y, z])),
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(format!(
+                    "the PTX has no part B kernels ({e}); make it with compile_ptx, not compile_apply_ptx"
+                )
+                .into()),
+            };
             let sm_count = ctx
                 .attribute(sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?
                 .max(1) as u32;
@@ -273,6 +349,7 @@ impl GpuMasker {
                 ctx,
                 stream,
                 funcs: Arc::new(funcs),
+                build_funcs,
                 sm_count,
             })
         })
@@ -571,10 +648,21 @@ mod tests {
             );
         }
         assert!(KERNEL_SOURCE.contains(&format!("#define SC_THREADS {THREADS}")));
-        assert!(
-            !KERNEL_SOURCE.contains("#include"),
-            "NVRTC compiles it with no include path"
-        );
+        for name in store::BUILD_ENTRY_POINTS {
+            assert!(
+                BUILD_KERNEL_SOURCE.contains(&format!("void __launch_bounds__(SC_BUILD_THREADS) {name}("))
+                    || BUILD_KERNEL_SOURCE.contains(&format!("SC_BUILD_APPLY_ENTRY({name},")),
+                "{name}"
+            );
+        }
+        assert!(BUILD_KERNEL_SOURCE.contains(&format!("#define SC_BUILD_THREADS {}", store::BUILD_THREADS)));
+        assert!(BUILD_KERNEL_SOURCE.contains(&format!("#define SC_TILE_MAX {}", store::TILE_MAX)));
+        for src in [KERNEL_SOURCE, BUILD_KERNEL_SOURCE] {
+            assert!(
+                !src.contains("#include"),
+                "NVRTC compiles it with no include path"
+            );
+        }
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! An opened, validated artifact: the immutable ground state every session shares.
 //!
 //! [`Artifact`] owns the bytes (a read-only `memmap2::Mmap` of the file, or an [`AlignedBytes`]
-//! copy for artifacts that never touch disk) and remembers where the validated rkyv root lies
-//! inside them. Opening runs, in order: the header check ([`syncodec_artifacts::split`]: magic,
+//! copy for artifacts that never touch disk or were zstd-packed) and remembers where the
+//! validated rkyv root lies inside them. A zstd-packed artifact (`syncodec build --zstd`, magic
+//! `28 B5 2F FD`) is recognized by its magic and unpacked into memory first, at most
+//! [`pack::MAX_UNPACKED_LEN`] bytes; everything after that is the same. Opening runs, in order: the header check ([`syncodec_artifacts::split`]: magic,
 //! format version, lengths; O(1)), then rkyv's structural validation plus the semantic checks of
 //! [`syncodec_artifacts::access`] (cost proportional to the number of archived objects and table
 //! ids, not to the mask bytes). The full payload checksum reads every byte and is therefore
-//! separate: [`Artifact::verify_integrity`].
+//! separate: [`Artifact::verify_integrity`]. [`Artifact::check_vocabulary`] tells whether the
+//! artifact was built for the caller's tokenizer.
 //!
 //! **Invariant:** [`Artifact::open`], [`Artifact::from_bytes`] and [`Artifact::from_aligned`]
 //! never panic and never cause UB for any input (empty, truncated, bit-flipped, wrong magic, wrong
@@ -26,6 +29,8 @@ use std::fs::File;
 use std::path::Path;
 
 use memmap2::Mmap;
+use syncodec_artifacts::header::FLAG_HAS_VOCAB;
+use syncodec_artifacts::pack;
 use syncodec_artifacts::schema::{ArchivedCompiledGrammar, ArchivedPayload};
 use syncodec_artifacts::{AlignedBytes, Header, OpenError};
 
@@ -77,17 +82,29 @@ impl Artifact {
                 Err(e) => return Err(OpenError::Io(e)),
             }
         };
+        if pack::is_packed(storage.bytes()) {
+            // A packed file is read once to decompress it; the map is dropped afterwards.
+            return Artifact::from_storage(Storage::Owned(pack::unpack(storage.bytes(), pack::MAX_UNPACKED_LEN)?));
+        }
         Artifact::from_storage(storage)
     }
 
-    /// Copies `bytes` into an aligned buffer and validates it (for artifacts held in memory,
-    /// e.g. handed over by the compiler without touching disk). Never panics.
+    /// Copies `bytes` (an artifact, or a zstd-packed one) into an aligned buffer and validates
+    /// it (for artifacts held in memory, e.g. handed over by the compiler without touching disk).
+    /// Never panics.
     pub fn from_bytes(bytes: &[u8]) -> Result<Artifact, OpenError> {
+        if pack::is_packed(bytes) {
+            return Artifact::from_storage(Storage::Owned(pack::unpack(bytes, pack::MAX_UNPACKED_LEN)?));
+        }
         Artifact::from_storage(Storage::Owned(AlignedBytes::copy_from(bytes)))
     }
 
-    /// Validates an already aligned buffer without copying it. Never panics.
+    /// Validates an already aligned buffer without copying it (a packed one is unpacked first).
+    /// Never panics.
     pub fn from_aligned(bytes: AlignedBytes) -> Result<Artifact, OpenError> {
+        if pack::is_packed(bytes.as_slice()) {
+            return Artifact::from_storage(Storage::Owned(pack::unpack(bytes.as_slice(), pack::MAX_UNPACKED_LEN)?));
+        }
         Artifact::from_storage(Storage::Owned(bytes))
     }
 
@@ -95,6 +112,10 @@ impl Artifact {
         let file = storage.bytes();
         let checked = syncodec_artifacts::split(file)?;
         let payload = syncodec_artifacts::access(checked.payload_bytes)?;
+        let flagged = checked.header.flags & FLAG_HAS_VOCAB != 0;
+        if flagged != payload.vocab.is_some() {
+            return Err(OpenError::Corrupt("the header's vocabulary flag disagrees with the payload".into()));
+        }
         let base = file.as_ptr() as usize;
         let at = payload as *const ArchivedPayload as usize;
         let root = at
@@ -127,7 +148,28 @@ impl Artifact {
         &self.payload().grammar
     }
 
-    /// Size of the artifact in bytes (header included).
+    /// The vocabulary hash recorded in the header, or `None` for an artifact built without a
+    /// tokenizer (no vocabulary, no mask store).
+    pub fn vocab_hash(&self) -> Option<[u8; 32]> {
+        self.payload().vocab.is_some().then_some(self.header.vocab_hash)
+    }
+
+    /// Checks that the artifact was built for the tokenizer whose vocabulary hash is `hash` (as
+    /// the compiler computes it, `syncodec::vocab::Vocabulary::hash`). Masks of an artifact built
+    /// for another tokenizer name the wrong token ids, so callers check this once after opening.
+    ///
+    /// # Errors
+    /// [`OpenError::NoVocabulary`] when the artifact has no vocabulary,
+    /// [`OpenError::VocabularyMismatch`] when it has another one.
+    pub fn check_vocabulary(&self, hash: &[u8; 32]) -> Result<(), OpenError> {
+        match self.vocab_hash() {
+            None => Err(OpenError::NoVocabulary),
+            Some(found) if found == *hash => Ok(()),
+            Some(found) => Err(OpenError::VocabularyMismatch { expected: *hash, found }),
+        }
+    }
+
+    /// Size of the artifact in bytes (header included; unpacked size for a packed file).
     pub fn len(&self) -> usize {
         self.storage.bytes().len()
     }
@@ -252,11 +294,92 @@ mod tests {
         let bytes = testing::assign_bytes();
         let mut wrong = bytes.clone();
         wrong[8..12].copy_from_slice(&1u32.to_le_bytes());
-        assert!(matches!(Artifact::from_bytes(&wrong), Err(OpenError::VersionMismatch { found: 1, expected: 2 })));
+        assert!(matches!(Artifact::from_bytes(&wrong), Err(OpenError::VersionMismatch { found: 1, expected: syncodec_artifacts::FORMAT_VERSION })));
         let mut magic = bytes.clone();
         magic[0] = b'X';
         assert!(matches!(Artifact::from_bytes(&magic), Err(OpenError::BadMagic)));
-        assert!(matches!(Artifact::from_bytes(&[0x28, 0xB5, 0x2F, 0xFD, 1, 2]), Err(OpenError::Compressed)));
+        assert!(matches!(Artifact::from_bytes(&[0x28, 0xB5, 0x2F, 0xFD, 1, 2]), Err(OpenError::Decompress(_))));
         assert!(matches!(Artifact::from_bytes(&[]), Err(OpenError::BadMagic)));
+    }
+
+    #[test]
+    fn packed_artifacts_open_from_a_file_and_from_memory() {
+        let bytes = testing::assign_bytes();
+        let packed = pack::pack(&bytes, 3).unwrap();
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(&packed).unwrap();
+        file.flush().unwrap();
+        for artifact in [Artifact::open(file.path()).unwrap(), Artifact::from_bytes(&packed).unwrap(), Artifact::from_aligned(AlignedBytes::copy_from(&packed)).unwrap()] {
+            assert_eq!(artifact.grammar().name.as_str(), "assign");
+            assert_eq!(artifact.len(), bytes.len());
+            artifact.verify_integrity().unwrap();
+        }
+        // A packed artifact whose content is corrupt is reported like an unpacked one.
+        let mut truncated_inside = pack::pack(&bytes[..bytes.len() - 1], 3).unwrap();
+        assert!(matches!(Artifact::from_bytes(&truncated_inside), Err(OpenError::Truncated { .. })));
+        // A damaged frame is a decompression error, never a panic.
+        let n = truncated_inside.len();
+        truncated_inside.truncate(n - 3);
+        assert!(matches!(Artifact::from_bytes(&truncated_inside), Err(OpenError::Decompress(_))));
+    }
+
+    /// A one-rule grammar with a three-token vocabulary and a one-mask store.
+    fn with_vocabulary(hash: [u8; 32], flags: u32) -> Vec<u8> {
+        use syncodec_artifacts::schema::{MaskStore, Payload, Vocabulary, MASK_SPARSE, NONE};
+        let grammar = testing::grammar("tiny", &[("start", &["NAME"])], false);
+        let mut state_base = Vec::new();
+        let mut n_states = 0u32;
+        for t in &grammar.terminals {
+            match &t.dfa {
+                Some(d) => {
+                    state_base.push(n_states);
+                    n_states += d.n_states;
+                }
+                None => state_base.push(NONE),
+            }
+        }
+        let mut live = vec![NONE; n_states as usize];
+        live[1] = 0;
+        let vocab = Vocabulary {
+            width: 4,
+            n_tokens: 3,
+            token_offsets: vec![0, 1, 2, 2],
+            token_bytes: b"x=".to_vec(),
+            special: vec![2],
+            eos: vec![2],
+            first_ids: vec![],
+            first_offsets: vec![0],
+            first_bytes: vec![],
+            kind: "plain".into(),
+            source: "test".into(),
+        };
+        let masks = MaskStore {
+            state_base,
+            live,
+            split_start: vec![0; n_states as usize + 1],
+            split_follower: vec![],
+            split_mask: vec![],
+            mask_kind: vec![MASK_SPARSE],
+            mask_offset: vec![0, 1],
+            mask_data: vec![0],
+        };
+        syncodec_artifacts::encode(&Payload { grammar, vocab: Some(vocab), masks: Some(masks) }, flags, [0; 32], hash, "test").unwrap()
+    }
+
+    #[test]
+    fn the_vocabulary_hash_is_checked() {
+        let artifact = Artifact::from_bytes(&with_vocabulary([5; 32], FLAG_HAS_VOCAB)).unwrap();
+        assert_eq!(artifact.vocab_hash(), Some([5; 32]));
+        artifact.check_vocabulary(&[5; 32]).unwrap();
+        let err = artifact.check_vocabulary(&[6; 32]).unwrap_err();
+        assert!(matches!(err, OpenError::VocabularyMismatch { expected, found } if expected == [6; 32] && found == [5; 32]));
+        let message = err.to_string();
+        assert!(message.contains("another tokenizer") && message.contains("--tokenizer") && message.contains("0505050505050505"), "{message}");
+
+        let plain = testing::assign();
+        assert_eq!(plain.vocab_hash(), None);
+        assert!(matches!(plain.check_vocabulary(&[5; 32]), Err(OpenError::NoVocabulary)));
+        // The header flag must agree with the payload.
+        assert!(matches!(Artifact::from_bytes(&with_vocabulary([5; 32], 0)), Err(OpenError::Corrupt(_))));
     }
 }

@@ -27,4 +27,5 @@ pub fn shared_data(relative: &str) -> Option<PathBuf> {
 }
 
 pub mod generate;
+pub mod masks;
 pub mod mutate;

@@ -20,6 +20,14 @@ pub enum Command {
     Parse(ParseArgs),
     /// Compile a grammar and write the artifact.
     Build(BuildArgs),
+    /// Show what an artifact holds: header, hashes, section sizes, counts.
+    Inspect(InspectArgs),
+    /// Print the token mask after a code prefix.
+    Mask(MaskArgs),
+    /// Teacher forcing: every token of real files must be in the mask; exit 1 on a violation.
+    Verify(VerifyArgs),
+    /// Compare masks with the exact oracle at random positions of real files.
+    Audit(AuditArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -100,4 +108,97 @@ pub struct BuildArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub compile: CompileArgs,
+    /// The model's tokenizer.json: also store its vocabulary and the token-mask store.
+    #[arg(long, value_name = "TOKENIZER")]
+    pub tokenizer: Option<PathBuf>,
+    /// Logits width of the model, if larger than the tokenizer's number of token ids.
+    #[arg(long, value_name = "N", requires = "tokenizer")]
+    pub vocab_size: Option<usize>,
+    /// End-of-sequence token, as written in the tokenizer (repeatable; replaces the default set).
+    #[arg(long = "eos-token", value_name = "TOKEN", requires = "tokenizer")]
+    pub eos_tokens: Vec<String>,
+    /// Also write FILE.zst, the artifact packed with zstd for shipping (the runtime opens both).
+    #[arg(long)]
+    pub zstd: bool,
+    /// Worker threads for the mask store (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Artifact written by `syncodec build`.
+    pub artifact: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub struct MaskArgs {
+    /// Artifact built with `--tokenizer`.
+    pub artifact: PathBuf,
+    /// The tokenizer.json the artifact was built with.
+    #[arg(long)]
+    pub tokenizer: PathBuf,
+    /// The code prefix, as text.
+    #[arg(long, conflicts_with = "prefix_file", required_unless_present = "prefix_file")]
+    pub text: Option<String>,
+    /// A file holding the code prefix.
+    #[arg(long)]
+    pub prefix_file: Option<PathBuf>,
+    /// Number of allowed tokens to list.
+    #[arg(long, default_value_t = 20)]
+    pub show: usize,
+    /// EOS token strings the artifact was built with (default: the artifact's EOS ids).
+    #[arg(long = "eos-token")]
+    pub eos_tokens: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Artifact built with `--tokenizer`.
+    pub artifact: PathBuf,
+    /// The tokenizer.json the artifact was built with.
+    #[arg(long)]
+    pub tokenizer: PathBuf,
+    /// Files or directories (searched recursively for the grammar's file extensions).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// File extension to look for in directories (repeatable; default: the grammar's).
+    #[arg(long = "ext")]
+    pub extensions: Vec<String>,
+    /// EOS token strings the artifact was built with (default: the artifact's EOS ids).
+    #[arg(long = "eos-token")]
+    pub eos_tokens: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Artifact built with `--tokenizer`.
+    pub artifact: PathBuf,
+    /// The tokenizer.json the artifact was built with.
+    #[arg(long)]
+    pub tokenizer: PathBuf,
+    /// Files or directories (searched recursively for the grammar's file extensions).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Number of positions to audit.
+    #[arg(long)]
+    pub samples: usize,
+    /// Seed of the position draw.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads for the exact check (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// File extension to look for in directories (repeatable; default: the grammar's).
+    #[arg(long = "ext")]
+    pub extensions: Vec<String>,
+    /// EOS token strings the artifact was built with (default: the artifact's EOS ids).
+    #[arg(long = "eos-token")]
+    pub eos_tokens: Vec<String>,
 }

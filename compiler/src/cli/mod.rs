@@ -37,6 +37,10 @@ pub enum CliError {
     Read(#[from] crate::ReadError),
     #[error(transparent)]
     Emit(#[from] crate::emit::EmitError),
+    #[error(transparent)]
+    Vocab(#[from] crate::vocab::VocabError),
+    #[error(transparent)]
+    Mask(#[from] crate::mask::MaskError),
     #[error("could not open artifact {path}")]
     Open {
         path: String,
@@ -56,6 +60,10 @@ pub fn run() -> ExitCode {
         args::Command::Check(a) => commands::check::run(&a),
         args::Command::Parse(a) => commands::parse::run(&a),
         args::Command::Build(a) => commands::build::run(&a),
+        args::Command::Inspect(a) => commands::inspect::run(&a),
+        args::Command::Mask(a) => commands::mask::run(&a),
+        args::Command::Verify(a) => commands::verify::run(&a),
+        args::Command::Audit(a) => commands::audit::run(&a),
     };
     match result {
         Ok(status) => status.into(),

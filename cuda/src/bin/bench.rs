@@ -1,8 +1,15 @@
 //! GPU bitmask application benchmark.
 //!
-//! `cargo run --release -p syncodec-cuda --bin bench`
+//! `cargo run --release -p syncodec-cuda --bin bench [-- [--only a|b] [--artifact FILE.syncode]]`
 //!
-//! Without a usable GPU it prints `no GPU: <reason>` and exits 0. With one:
+//! Part A (host-built bitmask applied on the GPU) needs a GPU; without a
+//! usable one it prints `no GPU: <reason>`. Part B (device-resident mask
+//! store) needs an artifact built with a tokenizer (`--artifact`, or
+//! `$SYNCODEC_BENCH_ARTIFACT`); it prints the bytes moved per step on any
+//! machine, and the timings only with a GPU. The program exits 0 without a
+//! GPU.
+//!
+//! Part A, with a GPU:
 //!
 //! 1. measures device-to-device copy bandwidth (`cuMemcpyDtoDAsync` of
 //!    1 GiB, counted as bytes read + bytes written, median of 20);
@@ -17,12 +24,35 @@
 //!    - `% d2d`: that against the measured copy bandwidth.
 //!
 //! Targets (issue): B=1, V=128k ≤ 5 µs; B=4096 ≥ 80% of copy bandwidth.
+//!
+//! Part B: descriptions come from random walks over the artifact's grammar
+//! (sessions after a prompt, each step a random token of the mask, a new
+//! session when the text is complete or stuck), a pool of every step's
+//! `describe_mask()`; a batch of B rows is taken round-robin from the pool.
+//! For B ∈ {1, 256, 4096}:
+//! - bytes moved host → device per step: the B bitmask rows of part A
+//!   (`B × ceil(width / 32) × 4`) against the packed descriptions;
+//! - host µs to pack the descriptions (`PackedDescriptions::repack`);
+//! - with a GPU, per logits dtype (f32, bf16), µs per step measured with
+//!   CUDA events around the step's work on the stream (median of 50 after
+//!   warm-up): `A`: copy the bitmask rows (from pinned memory) + part A
+//!   kernel; `B fused`: `DeviceDescriptions::update` (the packed words, from
+//!   the pageable `Vec` as a server would) + the fused build-and-apply
+//!   kernel; `B build`: the same copy + the build kernel alone (bitmask rows
+//!   on the device). The device-built rows are checked against part A's.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use syncodec_cuda::cudarc::driver::{sys, CudaContext, CudaEvent, CudaStream, DevicePtr};
-use syncodec_cuda::runtime::apply::{BatchLayout, Dtype};
-use syncodec_cuda::{probe, GpuError, GpuMasker};
+use syncodec_cuda::runtime::apply::{BatchLayout, Dtype, Dtype16};
+use syncodec_cuda::runtime::artifact::Artifact;
+use syncodec_cuda::runtime::session::{MaskCache, Session, SessionOptions};
+use syncodec_cuda::{
+    probe, DeviceDescriptions, DeviceMaskStore, GpuError, GpuMasker,
+    HostMaskStore, MaskDescription, PackedDescriptions,
+};
 
 fn timing_event(ctx: &Arc<CudaContext>) -> Result<CudaEvent, GpuError> {
     Ok(ctx.new_event(Some(sys::CUevent_flags::CU_EVENT_DEFAULT))?)
@@ -113,15 +143,227 @@ fn run() -> Result<(), GpuError> {
     Ok(())
 }
 
-fn main() {
-    if let Err(e) = probe() {
-        println!("no GPU: {e}");
-        return;
+/// xorshift64.
+fn rng(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
     }
-    if let Err(e) = run() {
-        match e {
-            GpuError::Unavailable(_) | GpuError::Compile(_) => println!("no GPU: {e}"),
-            e => {
+}
+
+/// Part B's pool of real descriptions: `walkers` sessions, `steps` random
+/// grammar-valid tokens each (restarting when complete or stuck), every
+/// step's `describe_mask()`.
+fn description_pool(artifact: &Artifact, walkers: usize, steps: usize) -> Result<Vec<MaskDescription>, String> {
+    let cache = Arc::new(MaskCache::default());
+    let new = || Session::with_cache(artifact, SessionOptions::default(), cache.clone()).map_err(|e| e.to_string());
+    let mut next = rng(0x9E37_79B9_7F4A_7C15);
+    let mut pool = Vec::with_capacity(walkers * steps);
+    let mut allowed = Vec::new();
+    for _ in 0..walkers {
+        let mut s = new()?;
+        let mut row = vec![0u32; s.bitmask_words()];
+        for _ in 0..steps {
+            pool.push(s.describe_mask().map_err(|e| e.to_string())?);
+            s.fill_bitmask(&mut row).map_err(|e| e.to_string())?;
+            allowed.clear();
+            let vocab = s.vocab();
+            for (w, &bits) in row.iter().enumerate() {
+                let mut b = bits;
+                while b != 0 {
+                    let t = (w * 32) as u32 + b.trailing_zeros();
+                    b &= b - 1;
+                    if !vocab.is_eos(t) {
+                        allowed.push(t);
+                    }
+                }
+            }
+            if allowed.is_empty() || next() & 63 == 0 && s.is_complete() {
+                s = new()?;
+                continue;
+            }
+            let t = allowed[(next() % allowed.len() as u64) as usize];
+            if s.accept_token(t).is_err() {
+                // The mask is a sound superset: a rejected token ends this walk.
+                s = new()?;
+            }
+        }
+    }
+    Ok(pool)
+}
+
+fn batch(pool: &[MaskDescription], b: usize) -> Vec<MaskDescription> {
+    (0..b).map(|i| pool[(i * 7919) % pool.len()].clone()).collect()
+}
+
+fn part_b(path: Option<PathBuf>) -> Result<(), GpuError> {
+    println!("\n== Part B: device-resident mask store ==");
+    let Some(path) = path else {
+        println!(
+            "no artifact: pass --artifact FILE (or set SYNCODEC_BENCH_ARTIFACT) with an artifact built by \
+             `syncodec build GRAMMAR --tokenizer TOKENIZER.json -o FILE`"
+        );
+        return Ok(());
+    };
+    let artifact = match Artifact::open(&path) {
+        Ok(a) => a,
+        Err(e) => {
+            println!("cannot open {}: {e}", path.display());
+            return Ok(());
+        }
+    };
+    let host = HostMaskStore::from_artifact(&artifact)?;
+    let words = host.words();
+    let t = Instant::now();
+    let pool = match description_pool(&artifact, 64, 128) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("random walks failed: {e}");
+            return Ok(());
+        }
+    };
+    let masks_per_row = pool.iter().map(|d| d.masks.len()).sum::<usize>() as f64 / pool.len() as f64;
+    println!(
+        "{}: n_tokens {}, width {}, {} stored masks ({} bytes on the device); pool of {} descriptions from random walks \
+         ({:.1} s), {masks_per_row:.2} mask ids per row",
+        path.display(),
+        host.n_tokens(),
+        host.width(),
+        host.n_masks(),
+        host.device_bytes(),
+        pool.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let sizes = [1usize, 256, 4096];
+    println!(
+        "\n{:>5} {:>15} {:>14} {:>7} {:>9}",
+        "B", "bitmask A (B)", "packed B (B)", "ratio", "pack µs"
+    );
+    let mut packed_by_b = Vec::new();
+    for &b in &sizes {
+        let descs = batch(&pool, b);
+        let mut p = PackedDescriptions::default();
+        let mut times = Vec::new();
+        for _ in 0..21 {
+            let t = Instant::now();
+            p.repack(&descs);
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        times.sort_by(f64::total_cmp);
+        let a = b * words * 4;
+        println!(
+            "{b:>5} {a:>15} {:>14} {:>6.0}x {:>9.1}",
+            p.bytes(),
+            a as f64 / p.bytes() as f64,
+            times[times.len() / 2]
+        );
+        packed_by_b.push((b, p));
+    }
+    let masker = match probe().and_then(|_| GpuMasker::on_device(0)) {
+        Ok(m) => m,
+        Err(e) => {
+            println!("\ntimings need a GPU: {e}");
+            return Ok(());
+        }
+    };
+    let stream = masker.stream().clone();
+    let ctx = stream.context().clone();
+    let store = DeviceMaskStore::upload(&stream, &host)?;
+    println!(
+        "\nµs per step (CUDA events around the host-to-device copy + kernel(s), median of 50)"
+    );
+    println!(
+        "{:>5} {:>5} {:>10} {:>10} {:>10}",
+        "B", "dtype", "A", "B fused", "B build"
+    );
+    for (b, packed) in &packed_by_b {
+        let b = *b;
+        let width = host.width() as usize;
+        let lay = BatchLayout::contiguous(b, width);
+        // Part A's host rows: the CPU reference of the same descriptions.
+        let mut rows = vec![0u32; b * words];
+        syncodec_cuda::build_bitmask_cpu(&host, packed, &mut rows)?;
+        // SAFETY: a page-locked host buffer, written before the copies that
+        // read it are enqueued.
+        let mut pinned_rows = unsafe { ctx.alloc_pinned_with_flags::<u32>(rows.len(), 0) }?;
+        pinned_rows.as_mut_slice()?.copy_from_slice(&rows);
+        let mut dmask = stream.alloc_zeros::<u32>(rows.len())?;
+        let mut ddesc = DeviceDescriptions::upload(&stream, packed)?;
+        let mut dbits = stream.alloc_zeros::<u32>(rows.len())?;
+        for dtype in [Dtype::F32, Dtype::Bf16] {
+            let n = lay.logits_len()?;
+            let a_us;
+            let fused_us;
+            if dtype == Dtype::F32 {
+                let mut logits = stream.alloc_zeros::<f32>(n)?;
+                a_us = time_us(&stream, 50, 1, || {
+                    stream.memcpy_htod(&pinned_rows, &mut dmask)?;
+                    masker.apply_f32(&mut logits, lay, &dmask, None)
+                })?;
+                fused_us = time_us(&stream, 50, 1, || {
+                    ddesc.update(&stream, packed)?;
+                    masker.apply_descriptions_f32(&mut logits, lay, &store, &ddesc, None, None)
+                })?;
+            } else {
+                let mut logits = stream.alloc_zeros::<u16>(n)?;
+                a_us = time_us(&stream, 50, 1, || {
+                    stream.memcpy_htod(&pinned_rows, &mut dmask)?;
+                    masker.apply_u16(&mut logits, Dtype16::Bf16, lay, &dmask, None)
+                })?;
+                fused_us = time_us(&stream, 50, 1, || {
+                    ddesc.update(&stream, packed)?;
+                    masker.apply_descriptions_u16(&mut logits, Dtype16::Bf16, lay, &store, &ddesc, None, None)
+                })?;
+            }
+            let build_us = time_us(&stream, 50, 1, || {
+                ddesc.update(&stream, packed)?;
+                masker.build_bitmask(&store, &ddesc, &mut dbits)
+            })?;
+            println!("{b:>5} {dtype:>5} {a_us:>10.1} {fused_us:>10.1} {build_us:>10.1}");
+        }
+        // The device-built rows must be part A's rows.
+        let back = stream.clone_dtoh(&dbits)?;
+        stream.synchronize()?;
+        if back != rows {
+            eprintln!("B={b}: the device-built bitmask differs from the CPU reference");
+            std::process::exit(1);
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    let mut only = None;
+    let mut artifact = std::env::var_os("SYNCODEC_BENCH_ARTIFACT").map(PathBuf::from);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--only" => only = args.next(),
+            "--artifact" => artifact = args.next().map(PathBuf::from),
+            _ => {
+                eprintln!("usage: bench [--only a|b] [--artifact FILE.syncode]");
+                std::process::exit(2);
+            }
+        }
+    }
+    if only.as_deref() != Some("b") {
+        println!("== Part A: host-built bitmask applied on the GPU ==");
+        match probe().and_then(|_| run()) {
+            Ok(()) => {}
+            Err(e @ (GpuError::Unavailable(_) | GpuError::Compile(_))) => println!("no GPU: {e}"),
+            Err(e) => {
+                eprintln!("benchmark failed: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    if only.as_deref() != Some("a") {
+        match part_b(artifact) {
+            Ok(()) => {}
+            Err(e @ (GpuError::Unavailable(_) | GpuError::Compile(_))) => println!("no GPU: {e}"),
+            Err(e) => {
                 eprintln!("benchmark failed: {e}");
                 std::process::exit(1);
             }

@@ -1,9 +1,14 @@
 //! One module per subcommand, plus what they share: compiling a grammar while reporting its
 //! diagnostics on stderr, and loading a grammar-or-artifact for the runtime.
 
+pub mod audit;
 pub mod build;
 pub mod check;
+pub mod forcing;
+pub mod inspect;
+pub mod mask;
 pub mod parse;
+pub mod verify;
 
 use std::io::Write;
 use std::path::Path;
@@ -29,8 +34,10 @@ pub fn diagnostic_counts(compilation: &Compilation) -> String {
     format!("{errors} error(s), {warnings} warning(s)")
 }
 
-/// True when the file starts with the artifact magic (so `parse` accepts either input).
+/// True when the file starts with the artifact magic or the zstd magic of a packed artifact (so
+/// `parse` accepts either input).
 pub fn looks_like_artifact(path: &Path) -> bool {
     let mut magic = [0u8; 8];
-    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok() && magic == syncodec_artifacts::header::MAGIC
+    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok()
+        && (magic == syncodec_artifacts::header::MAGIC || syncodec_artifacts::pack::is_packed(&magic))
 }

@@ -70,7 +70,7 @@ fn load(path: &Path, args: &ParseArgs) -> Result<Option<Artifact>, CliError> {
 
 /// Adds `path` (a file, taken as is) or the files under it with one of `extensions`, sorted.
 /// Symbolic links to directories are not followed.
-fn collect(path: &Path, extensions: &[String], out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+pub(crate) fn collect(path: &Path, extensions: &[String], out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let meta = std::fs::metadata(path)?;
     if !meta.is_dir() {
         out.push(path.to_path_buf());

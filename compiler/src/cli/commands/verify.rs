@@ -1,0 +1,219 @@
+//! `syncodec verify ARTIFACT --tokenizer TOK.json PATH... [--jobs N] [--ext EXT]`: teacher-forced
+//! soundness of the token masks on real files.
+//!
+//! Every file (directories are searched for the grammar's extensions, or `--ext`, as `syncodec
+//! parse` does) is encoded by the tokenizer without special tokens; the ids must decode to
+//! exactly the file's bytes, and the grammar must accept the file. Then a session (at sequence
+//! start) is fed the ids one by one: before each token the mask is filled and the token's bit
+//! must be set; after the last token the mask must allow an EOS id.
+//!
+//! Output (stdout), a contract, files in path order:
+//! - `VIOLATION path:line:col token=ID "text"`: the file's next token is not in the mask (the
+//!   position is where the token starts; text escaped). At the end of a file,
+//!   `VIOLATION path:line:col token=EOS "<eos>"` when no EOS id is allowed.
+//! - `STOP path:line:col token=ID "text": reason`: the session refused the token (or the mask
+//!   could not be computed); the rest of the file is not checked. A refusal of a token the mask
+//!   allowed counts as a violation too (the grammar accepts the file, so the session must).
+//! - `SKIP path: reason`: not a teacher-forcing case (the grammar rejects the file, it is not
+//!   UTF-8, or its tokens do not decode back to its bytes); not counted.
+//! - `FAIL path: reason`: the file could not be read.
+//! - `skipped S files, stopped K files, failed F files`
+//! - last line, exactly: `verified T tokens in F files: V violations; mask us p50=A p99=B max=C`.
+//!
+//! `T` is the number of mask checks made: one per token fed, plus one end-of-file EOS check per
+//! file that was not stopped. `F` counts the files that were teacher-forced (stopped ones
+//! included, skipped ones not). `A`, `B`, `C` are the median, 99th percentile (nearest rank) and
+//! maximum time of one `fill_bitmask` call, in microseconds. Exit 0 iff `V = 0` and every file
+//! could be read; 1 otherwise.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use syncodec_runtime::artifact::Artifact;
+use syncodec_runtime::session::MaskCache;
+
+use super::forcing::{self, bit, escape, Forced, Prepared};
+use crate::cli::args::VerifyArgs;
+use crate::cli::{CliError, ExitStatus};
+use crate::vocab::Tokenizer;
+
+pub fn run(args: &VerifyArgs) -> Result<ExitStatus, CliError> {
+    let artifact = forcing::open_with_masks(&args.artifact)?;
+    let tokenizer = forcing::load_matching_tokenizer(&artifact, &args.tokenizer, &args.eos_tokens)?;
+    let files = forcing::collect_files(&artifact, &args.paths, &args.extensions)?;
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let report = verify_files(&artifact, &tokenizer, &files, jobs);
+    let mut stdout = std::io::stdout().lock();
+    for file in &report.files {
+        for line in &file.lines {
+            writeln!(stdout, "{line}")?;
+        }
+    }
+    writeln!(stdout, "skipped {} files, stopped {} files, failed {} files", report.count(FileStatus::Skipped), report.count(FileStatus::Stopped), report.count(FileStatus::Failed))?;
+    writeln!(stdout, "{}", report.summary_line())?;
+    Ok(if report.passed() { ExitStatus::Success } else { ExitStatus::Failure })
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStatus {
+    /// Teacher-forced to the end (violations may have been found).
+    Verified,
+    /// The session refused a token; the rest was not checked.
+    Stopped,
+    /// Not a teacher-forcing case.
+    Skipped,
+    /// Could not be read.
+    Failed,
+}
+
+/// The result of one file.
+#[derive(Debug, Clone)]
+pub struct FileReport {
+    pub path: PathBuf,
+    pub status: FileStatus,
+    /// The file's output lines (`VIOLATION`, `STOP`, `SKIP`, `FAIL`).
+    pub lines: Vec<String>,
+    /// Mask checks made.
+    pub checks: usize,
+    pub violations: usize,
+}
+
+/// The result of [`verify_files`].
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    /// In the order of the input files.
+    pub files: Vec<FileReport>,
+    /// Every `fill_bitmask` time in microseconds, sorted.
+    pub times_us: Vec<f32>,
+}
+
+impl VerifyReport {
+    pub fn checks(&self) -> usize {
+        self.files.iter().map(|f| f.checks).sum()
+    }
+
+    pub fn violations(&self) -> usize {
+        self.files.iter().map(|f| f.violations).sum()
+    }
+
+    pub fn count(&self, status: FileStatus) -> usize {
+        self.files.iter().filter(|f| f.status == status).count()
+    }
+
+    /// Files teacher-forced (verified or stopped).
+    pub fn forced_files(&self) -> usize {
+        self.count(FileStatus::Verified) + self.count(FileStatus::Stopped)
+    }
+
+    /// No violation and every file readable.
+    pub fn passed(&self) -> bool {
+        self.violations() == 0 && self.count(FileStatus::Failed) == 0
+    }
+
+    /// The contract's last line.
+    pub fn summary_line(&self) -> String {
+        let t = &self.times_us;
+        format!(
+            "verified {} tokens in {} files: {} violations; mask us p50={:.1} p99={:.1} max={:.1}",
+            self.checks(),
+            self.forced_files(),
+            self.violations(),
+            forcing::quantile(t, 0.5),
+            forcing::quantile(t, 0.99),
+            t.last().copied().map_or(0.0, f64::from)
+        )
+    }
+}
+
+/// Teacher-forces every file with `jobs` worker threads (each with its own mask cache, shared
+/// by all the files it checks).
+pub fn verify_files(artifact: &Artifact, tokenizer: &Tokenizer, files: &[PathBuf], jobs: usize) -> VerifyReport {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, FileReport)>> = Mutex::new(Vec::with_capacity(files.len()));
+    let times: Mutex<Vec<f32>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, files.len().max(1)) {
+            scope.spawn(|| {
+                let cache = Arc::new(MaskCache::default());
+                let mut mine = Vec::new();
+                let mut my_times = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = files.get(i) else { break };
+                    let report = match forcing::prepare(artifact, tokenizer, path) {
+                        Prepared::Ready(forced) => verify_forced(artifact, &cache, &forced, &mut my_times),
+                        Prepared::Skip(reason) => FileReport { path: path.clone(), status: FileStatus::Skipped, lines: vec![format!("SKIP {}: {reason}", path.display())], checks: 0, violations: 0 },
+                        Prepared::Fail(reason) => FileReport { path: path.clone(), status: FileStatus::Failed, lines: vec![format!("FAIL {}: {reason}", path.display())], checks: 0, violations: 0 },
+                    };
+                    mine.push((i, report));
+                }
+                if let Ok(mut all) = results.lock() {
+                    all.extend(mine);
+                }
+                if let Ok(mut all) = times.lock() {
+                    all.extend(my_times);
+                }
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+    let mut times_us: Vec<f32> = times.into_inner().unwrap_or_else(|e| e.into_inner());
+    times_us.sort_by(f32::total_cmp);
+    VerifyReport { files: results.into_iter().map(|(_, r)| r).collect(), times_us }
+}
+
+/// Teacher-forces one prepared file; pushes each `fill_bitmask` time (µs) to `times`.
+pub fn verify_forced(artifact: &Artifact, cache: &Arc<MaskCache>, forced: &Forced, times: &mut Vec<f32>) -> FileReport {
+    let mut report = FileReport { path: forced.path.clone(), status: FileStatus::Verified, lines: Vec::new(), checks: 0, violations: 0 };
+    let mut session = match forcing::start_session(artifact, cache) {
+        Ok(s) => s,
+        Err(e) => {
+            report.status = FileStatus::Failed;
+            report.lines.push(format!("FAIL {}: {e}", forced.path.display()));
+            return report;
+        }
+    };
+    let vocab = session.vocab();
+    let mut row = vec![0u32; session.bitmask_words()];
+    let mut timed_fill = |session: &mut syncodec_runtime::session::Session<'_>, row: &mut [u32], report: &mut FileReport| {
+        let started = Instant::now();
+        let result = session.fill_bitmask(row);
+        times.push((started.elapsed().as_secs_f64() * 1e6) as f32);
+        report.checks += 1;
+        result
+    };
+    for (i, &id) in forced.ids.iter().enumerate() {
+        let at = forced.location(forced.starts[i]);
+        let token_text = escape(&forced.text[forced.starts[i]..forced.starts[i + 1]]);
+        let filled = timed_fill(&mut session, &mut row, &mut report);
+        let in_mask = bit(&row, id);
+        if !in_mask {
+            report.violations += 1;
+            report.lines.push(format!("VIOLATION {at} token={id} \"{token_text}\""));
+        }
+        if let Err(e) = filled {
+            report.status = FileStatus::Stopped;
+            report.lines.push(format!("STOP {at} token={id} \"{token_text}\": the mask could not be computed: {e}"));
+            return report;
+        }
+        if let Err(e) = session.accept_token(id) {
+            if in_mask {
+                report.violations += 1;
+            }
+            report.status = FileStatus::Stopped;
+            report.lines.push(format!("STOP {at} token={id} \"{token_text}\": the session refused the token: {e}; the rest of the file is not checked"));
+            return report;
+        }
+    }
+    let filled = timed_fill(&mut session, &mut row, &mut report);
+    if filled.is_err() || !vocab.eos().any(|e| bit(&row, e)) {
+        report.violations += 1;
+        report.lines.push(format!("VIOLATION {} token=EOS \"<eos>\"", forced.location(forced.text.len())));
+    }
+    report
+}

@@ -1,0 +1,169 @@
+//! Stage 6: the DFA mask store (SynCode's M) for one grammar and one vocabulary.
+//!
+//! For every live state `q` of every terminal τ's DFA: `live(q)`, the text tokens whose bytes
+//! walked from `q` never go dead; and for every follower `f` ∈ Follow(τ) (`follow.rs`),
+//! `split(q, f)`, the tokens that reach an accepting state of τ after a proper prefix (possibly
+//! empty) whose rest, walked from `f`'s start, stays live or passes an accepting state of `f`.
+//! Definitions, algorithm and sizes: `docs/internals-masks.md`.
+//!
+//! Pipeline: `tokens.rs` sorts the distinct token strings into an implicit trie and computes, per
+//! (string, offset), the terminals that accept or stay live on the suffix; `walk.rs` walks the
+//! trie once per DFA state (rayon-parallel over states); `store.rs` picks each mask's
+//! representation and deduplicates.
+//!
+//! **Invariants:** special tokens and tokens with no bytes are in no mask; masks are stored once
+//! each, dense or sparse by size; the output depends only on the grammar and the vocabulary
+//! (states are merged in a fixed order, whatever the thread count), so artifacts are
+//! byte-identical across runs. Memory: the trie and suffix table (O(vocabulary bytes ×
+//! terminals / 64) words), the stored masks, and the bitsets of one batch of states in flight.
+
+mod follow;
+mod store;
+mod termset;
+mod tokens;
+mod walk;
+#[cfg(test)]
+mod tests;
+
+use rayon::prelude::*;
+use syncodec_artifacts::schema::{self, MASK_DENSE, NONE};
+
+use crate::lexical::TerminalDfa;
+use crate::vocab::Vocabulary;
+use crate::Compiled;
+
+/// Why a mask store could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum MaskError {
+    #[error("the mask store is too large: {value} {what} do not fit the artifact's 32-bit tables")]
+    TooLarge { what: &'static str, value: usize },
+}
+
+/// Counts that describe a mask store (what `syncodec build` prints).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MaskStats {
+    /// Distinct byte strings among the text tokens.
+    pub n_strings: usize,
+    /// Nodes of the implicit token trie (the root included).
+    pub n_trie_nodes: usize,
+    /// DFA states walked (every live state of every terminal).
+    pub n_states: usize,
+    /// States with a non-empty `live` mask.
+    pub n_live: usize,
+    /// Non-empty `split(q, f)` entries.
+    pub n_split_entries: usize,
+    /// Distinct masks stored, and how many of them are dense or sparse.
+    pub n_masks: usize,
+    pub n_dense: usize,
+    pub n_sparse: usize,
+    /// Size of the stored mask words in bytes.
+    pub mask_bytes: usize,
+}
+
+/// The mask store and its statistics.
+#[derive(Debug, Clone)]
+pub struct MaskBuild {
+    pub store: schema::MaskStore,
+    pub stats: MaskStats,
+}
+
+/// Progress of [`build`]: `done` of `total` DFA states merged. Called from the building thread
+/// after each batch; never from library code's workers.
+pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
+
+/// Builds the mask store of `compiled` for `vocab`, on the current rayon pool.
+///
+/// # Errors
+/// [`MaskError::TooLarge`] when a table outgrows the artifact's 32-bit offsets.
+pub fn build(compiled: &Compiled, vocab: &Vocabulary, progress: Progress<'_>) -> Result<MaskBuild, MaskError> {
+    let dfas: Vec<Option<&TerminalDfa>> = compiled.lexical.terminals.values().map(Option::as_ref).collect();
+    let n_terminals = dfas.len();
+    let followers = follow::followers(compiled);
+    let tokens = tokens::Tokens::new(vocab)?;
+    let suffixes = tokens::Suffixes::new(&tokens, &dfas);
+    let input = walk::WalkInput { tokens: &tokens, suffixes: &suffixes, mask_words: vocab.bytes.len().div_ceil(32), n_terminals };
+
+    // Global state numbering: terminal t's state q is `state_base[t] + q`.
+    let mut state_base = Vec::with_capacity(n_terminals);
+    let mut n_global = 0usize;
+    let mut work: Vec<(usize, u32)> = Vec::new();
+    for (t, dfa) in dfas.iter().enumerate() {
+        match dfa {
+            Some(dfa) => {
+                state_base.push(u32::try_from(n_global).map_err(|_| MaskError::TooLarge { what: "DFA states", value: n_global })?);
+                for q in 0..dfa.n_states() {
+                    if q != 0 && dfa.live[q] {
+                        work.push((t, q as u32));
+                    }
+                }
+                n_global += dfa.n_states();
+            }
+            None => state_base.push(NONE),
+        }
+    }
+    if n_global >= NONE as usize {
+        return Err(MaskError::TooLarge { what: "DFA states", value: n_global });
+    }
+
+    let mut interner = store::Interner::new();
+    let mut live = vec![NONE; n_global];
+    let mut split_count = vec![0u32; n_global];
+    let mut split_follower = Vec::new();
+    let mut split_mask = Vec::new();
+    let mut stats = MaskStats { n_strings: tokens.n_strings(), n_trie_nodes: tokens.nodes.len(), n_states: work.len(), ..MaskStats::default() };
+    // A batch of states is walked in parallel and merged in order; its bitsets are the only
+    // per-state memory alive at a time.
+    let batch = (rayon::current_num_threads() * 16).max(32);
+    let mut done = 0usize;
+    for chunk in work.chunks(batch) {
+        let results: Vec<store::StateEncoded> = chunk
+            .par_iter()
+            .map(|&(t, q)| {
+                let follow = followers[t].words();
+                let masks = match dfas[t] {
+                    Some(dfa) => walk::walk_state(&input, dfa, q, follow),
+                    None => walk::StateMasks::default(),
+                };
+                store::StateEncoded { live: masks.live.map(store::encode), splits: masks.splits.into_iter().map(|(f, m)| (f, store::encode(m))).collect() }
+            })
+            .collect();
+        for (&(t, q), store::StateEncoded { live: live_mask, splits }) in chunk.iter().zip(results) {
+            let global = state_base[t] as usize + q as usize;
+            if let Some(mask) = live_mask {
+                live[global] = interner.intern(mask)?;
+                stats.n_live += 1;
+            }
+            split_count[global] = splits.len() as u32;
+            for (f, mask) in splits {
+                split_follower.push(f);
+                split_mask.push(interner.intern(mask)?);
+            }
+        }
+        done += chunk.len();
+        progress(done, work.len());
+    }
+
+    let mut split_start = Vec::with_capacity(n_global + 1);
+    let mut at = 0u32;
+    split_start.push(0);
+    for count in split_count {
+        at = at.checked_add(count).ok_or(MaskError::TooLarge { what: "split entries", value: split_follower.len() })?;
+        split_start.push(at);
+    }
+    stats.n_split_entries = split_follower.len();
+    stats.n_masks = interner.n_masks();
+    stats.n_dense = interner.kind.iter().filter(|&&k| k == MASK_DENSE).count();
+    stats.n_sparse = stats.n_masks - stats.n_dense;
+    stats.mask_bytes = interner.data.len() * 4;
+    let store = schema::MaskStore {
+        state_base,
+        live,
+        split_start,
+        split_follower,
+        split_mask,
+        mask_kind: interner.kind,
+        mask_offset: interner.offset,
+        mask_data: interner.data,
+    };
+    Ok(MaskBuild { store, stats })
+}
