@@ -58,6 +58,9 @@ pub struct Vocabulary {
 pub const MASK_DENSE: u8 = 0;
 /// Mask kind in [`MaskStore::mask_kind`]: strictly increasing token ids.
 pub const MASK_SPARSE: u8 = 1;
+/// Flag on [`MaskStore::split_follower`]: the entry follows an `%ignore` terminal and is refined
+/// through [`MaskStore::after_ignore`].
+pub const SPLIT_AFTER_IGNORE: u32 = 1 << 31;
 
 /// The DFA mask store (SynCode's M): for every live state `q` of every terminal's DFA,
 ///
@@ -78,10 +81,22 @@ pub struct MaskStore {
     pub live: Vec<u32>,
     /// `n_global_states + 1` non-decreasing offsets into `split_follower`/`split_mask`.
     pub split_start: Vec<u32>,
-    /// Follower terminal of each split entry; strictly increasing within one state.
+    /// Follower terminal of each split entry; strictly increasing within one state (flag bit
+    /// cleared). With
+    /// [`SPLIT_AFTER_IGNORE`] set, the follower is an `%ignore` terminal `g`, the state is
+    /// accepting and no byte that can start `g` continues it (so a token starting with such a
+    /// byte starts a `g` lexeme right away), and the entry's mask leaves out the tokens whose
+    /// first byte can start `g`: readers add `live(g's start)` and `after_ignore[g][f]` for
+    /// every follower `f` they accept next (SynCode's accept sequences of length 3 through
+    /// ignored text, instead of letting anything through after the first ignored byte).
     pub split_follower: Vec<u32>,
     /// Mask id of each split entry.
     pub split_mask: Vec<u32>,
+    /// `ignore.len() * n_terminals` mask ids (or [`NONE`] when empty), row `j` for the `j`-th
+    /// `%ignore` terminal `g`: entry `f` holds the tokens that, walked from `g`'s start, reach an
+    /// accepting state of `g` after a non-empty proper prefix whose rest stays live in `f` or
+    /// passes an accepting state of `f`.
+    pub after_ignore: Vec<u32>,
     /// Per mask: [`MASK_DENSE`] or [`MASK_SPARSE`].
     pub mask_kind: Vec<u8>,
     /// `n_masks + 1` non-decreasing offsets into `mask_data`.

@@ -10,7 +10,7 @@ use crate::error::OpenError;
 use crate::ids::ArchivedId;
 use rkyv::option::ArchivedOption;
 
-use crate::schema::{ArchivedCompiledGrammar, ArchivedDfa, ArchivedMaskStore, ArchivedPayload, ArchivedTerminalKind, ArchivedVocabulary, MASK_DENSE, MASK_SPARSE, NONE, RULE_BIT};
+use crate::schema::{ArchivedCompiledGrammar, ArchivedDfa, ArchivedMaskStore, ArchivedPayload, ArchivedTerminalKind, ArchivedVocabulary, MASK_DENSE, MASK_SPARSE, NONE, RULE_BIT, SPLIT_AFTER_IGNORE};
 
 fn corrupt(what: String) -> OpenError {
     OpenError::Corrupt(what)
@@ -101,8 +101,16 @@ fn masks(g: &ArchivedCompiledGrammar, v: &ArchivedVocabulary, m: &ArchivedMaskSt
         return Err(corrupt("mask store: split tables differ in length".into()));
     }
     offsets(&m.split_start, n_global, n_split, "mask store split table")?;
-    if m.split_follower.iter().any(|f| f.to_native() as usize >= n_terminals) || m.split_mask.iter().any(|x| x.to_native() as u64 >= n_masks) {
+    let is_ignored = |t: u32| g.ignore.iter().any(|i| i.raw() == t);
+    let follower_ok = |f: u32| {
+        let t = f & !SPLIT_AFTER_IGNORE;
+        (t as usize) < n_terminals && (f & SPLIT_AFTER_IGNORE == 0 || is_ignored(t))
+    };
+    if m.split_follower.iter().any(|f| !follower_ok(f.to_native())) || m.split_mask.iter().any(|x| x.to_native() as u64 >= n_masks) {
         return Err(corrupt("mask store: split entry out of range".into()));
+    }
+    if m.after_ignore.len() != g.ignore.len() * n_terminals || m.after_ignore.iter().any(|x| x.to_native() != NONE && x.to_native() as u64 >= n_masks) {
+        return Err(corrupt("mask store: after-ignore table malformed".into()));
     }
     if m.mask_kind.iter().any(|&k| k != MASK_DENSE && k != MASK_SPARSE) {
         return Err(corrupt("mask store: unknown mask kind".into()));

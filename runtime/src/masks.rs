@@ -11,7 +11,7 @@
 //! [`StoreError`], never a panic or a bit outside the vocabulary.
 
 use syncodec_artifacts::ids::TerminalId;
-use syncodec_artifacts::schema::{ArchivedMaskStore, ArchivedVocabulary, MASK_DENSE, MASK_SPARSE, NONE};
+use syncodec_artifacts::schema::{ArchivedMaskStore, ArchivedVocabulary, MASK_DENSE, MASK_SPARSE, NONE, SPLIT_AFTER_IGNORE};
 
 /// The mask store's data contradicts its index tables.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -120,8 +120,17 @@ impl<'a> MaskStore<'a> {
         (id != NONE).then_some(id)
     }
 
-    /// `(follower, mask id)` split entries of a state, followers increasing.
-    pub fn splits(&self, terminal: TerminalId, state: u32) -> impl Iterator<Item = (TerminalId, u32)> + 'a {
+    /// `after_ignore[j][f]`: mask id for the `j`-th `%ignore` terminal followed by `f`.
+    pub fn after_ignore(&self, j: usize, follower: TerminalId) -> Option<u32> {
+        let n_terminals = self.m.state_base.len();
+        let id = self.m.after_ignore.get(j.checked_mul(n_terminals)?.checked_add(follower.as_usize())?)?.to_native();
+        (id != NONE).then_some(id)
+    }
+
+    /// `(follower, mask id, refined)` split entries of a state, followers increasing; `refined`
+    /// marks an `%ignore` follower whose entry leaves out the tokens that start the ignored
+    /// lexeme right away (see `schema::SPLIT_AFTER_IGNORE`).
+    pub fn splits(&self, terminal: TerminalId, state: u32) -> impl Iterator<Item = (TerminalId, u32, bool)> + 'a {
         let range = self
             .global(terminal, state)
             .and_then(|g| {
@@ -131,7 +140,10 @@ impl<'a> MaskStore<'a> {
             })
             .unwrap_or(0..0);
         let m = self.m;
-        range.map(move |i| (TerminalId::from_raw(m.split_follower[i].to_native()), m.split_mask[i].to_native()))
+        range.map(move |i| {
+            let f = m.split_follower[i].to_native();
+            (TerminalId::from_raw(f & !SPLIT_AFTER_IGNORE), m.split_mask[i].to_native(), f & SPLIT_AFTER_IGNORE != 0)
+        })
     }
 
     /// Number of stored (deduplicated) masks.

@@ -202,6 +202,29 @@ impl<'a> Core<'a> {
         })
     }
 
+    /// The stored masks whose union is the contribution of candidate `(t, q)` with follower
+    /// bits `followers` (32-bit words of the terminal set): `live(q)`, `split(q, f)` for every
+    /// follower, and for a refined `%ignore` follower `g` also `live(g's start)` and
+    /// `after_ignore[g][f]` for every follower `f`.
+    fn mask_ids(&self, t: TerminalId, q: u32, followers: &[u32], out: &mut Vec<u32>) {
+        let has = |f: TerminalId| followers.get(f.as_usize() / 32).is_some_and(|w| w >> (f.as_usize() % 32) & 1 == 1);
+        out.extend(self.store.live(t, q));
+        for (f, m, refined) in self.store.splits(t, q) {
+            if !has(f) {
+                continue;
+            }
+            out.push(m);
+            if refined {
+                if let (Some(j), Some(d)) = (self.grammar.ignore.iter().position(|g| g.raw() == f.raw()), self.dfa(f)) {
+                    out.extend(self.store.live(f, d.start().raw()));
+                    for next in (0..self.n_terminals as u32).map(TerminalId::from_raw).filter(|&n| has(n)) {
+                        out.extend(self.store.after_ignore(j, next));
+                    }
+                }
+            }
+        }
+    }
+
     fn dfa(&self, t: TerminalId) -> Option<&TerminalDfa<'a>> {
         self.dfas.get(t.as_usize())?.as_ref()
     }
@@ -879,7 +902,7 @@ impl<'a> Session<'a> {
             for &(t, q) in &h.cands {
                 let f = h.front.follow(&self.core, t, &self.text, h.start);
                 let fs: Vec<String> = f.iter().map(name).collect();
-                let splits: Vec<String> = self.core.store.splits(t, q.raw()).map(|(f, m)| format!("{}:{}", name(f), m)).collect();
+                let splits: Vec<String> = self.core.store.splits(t, q.raw()).map(|(f, m, r)| format!("{}:{}{}", name(f), m, if r { "*" } else { "" })).collect();
                 println!("  cand {} q={} live={:?} follow={:?}\n   splits={:?}", name(t), q.raw(), self.core.store.live(t, q.raw()), fs, splits);
             }
         }
@@ -903,13 +926,7 @@ impl<'a> Session<'a> {
         let core = &self.core;
         let tag = key.first().copied().unwrap_or(0);
         for (t, q, followers) in triples(&key, core.n_terminals) {
-            d.masks.extend(core.store.live(t, q));
-            for (f, m) in core.store.splits(t, q) {
-                let i = f.as_usize();
-                if followers.get(i / 32).is_some_and(|w| w >> (i % 32) & 1 == 1) {
-                    d.masks.push(m);
-                }
-            }
+            core.mask_ids(t, q, followers, &mut d.masks);
         }
         d.masks.sort_unstable();
         d.masks.dedup();
@@ -948,16 +965,14 @@ impl<'a> Session<'a> {
         let core = &self.core;
         out.fill(0);
         let tag = key.first().copied().unwrap_or(0);
-        for (t, q, followers) in triples(&key, core.n_terminals) {
-            if let Some(m) = core.store.live(t, q) {
-                core.store.or_into(m, out)?;
-            }
-            for (f, m) in core.store.splits(t, q) {
-                let i = f.as_usize();
-                if followers.get(i / 32).is_some_and(|w| w >> (i % 32) & 1 == 1) {
-                    core.store.or_into(m, out)?;
-                }
-            }
+        let mut ids = Vec::new();
+        for (t, q, followers) in triples(key, core.n_terminals) {
+            core.mask_ids(t, q, followers, &mut ids);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        for m in ids {
+            core.store.or_into(m, out)?;
         }
         let vocab = core.vocab;
         if tag & KEY_FIRST != 0 {

@@ -105,6 +105,45 @@ pub fn build(compiled: &Compiled, vocab: &Vocabulary, progress: Progress<'_>) ->
         return Err(MaskError::TooLarge { what: "DFA states", value: n_global });
     }
 
+    // `%ignore` refinement (see `schema::SPLIT_AFTER_IGNORE`): per ignored terminal, the bytes
+    // that can start it and the tokens whose first byte is one of them.
+    let words = vocab.bytes.len().div_ceil(32);
+    let ignore: Vec<usize> = compiled.bnf.ignore.iter().map(|t| t.as_usize()).collect();
+    let ignore_start: Vec<Option<([bool; 256], Vec<u32>)>> = ignore
+        .iter()
+        .map(|&g| {
+            let dfa = dfas.get(g).copied().flatten()?;
+            let mut starts = [false; 256];
+            for b in 0..=255u8 {
+                let s = dfa.next(dfa.start, b);
+                starts[b as usize] = s != 0 && dfa.live[s as usize];
+            }
+            let mut bitset = vec![0u32; words];
+            for k in 0..tokens.n_strings() {
+                if tokens.string(k).first().is_some_and(|&b| starts[b as usize]) {
+                    for &id in tokens.ids_of(k) {
+                        bitset[id as usize >> 5] |= 1 << (id & 31);
+                    }
+                }
+            }
+            Some((starts, bitset))
+        })
+        .collect();
+    // A split entry of state q (accepting) for ignored follower g is refined when no byte that
+    // starts g continues q.
+    let refine = |dfa: &TerminalDfa, q: u32, f: u32| -> Option<&[u32]> {
+        let j = ignore.iter().position(|&g| g == f as usize)?;
+        let (starts, bitset) = ignore_start[j].as_ref()?;
+        if !dfa.accepting[q as usize] {
+            return None;
+        }
+        let continues = (0..=255u8).any(|b| {
+            let s = dfa.next(q, b);
+            starts[b as usize] && s != 0 && dfa.live[s as usize]
+        });
+        (!continues).then_some(bitset.as_slice())
+    };
+
     let mut interner = store::Interner::new();
     let mut live = vec![NONE; n_global];
     let mut split_count = vec![0u32; n_global];
@@ -120,11 +159,20 @@ pub fn build(compiled: &Compiled, vocab: &Vocabulary, progress: Progress<'_>) ->
             .par_iter()
             .map(|&(t, q)| {
                 let follow = followers[t].words();
-                let masks = match dfas[t] {
-                    Some(dfa) => walk::walk_state(&input, dfa, q, follow),
-                    None => walk::StateMasks::default(),
-                };
-                store::StateEncoded { live: masks.live.map(store::encode), splits: masks.splits.into_iter().map(|(f, m)| (f, store::encode(m))).collect() }
+                let Some(dfa) = dfas[t] else { return store::StateEncoded { live: None, splits: Vec::new() } };
+                let masks = walk::walk_state(&input, dfa, q, follow);
+                let splits = masks
+                    .splits
+                    .into_iter()
+                    .map(|(f, mut m)| match refine(dfa, q, f) {
+                        Some(starts) => {
+                            m.iter_mut().zip(starts).for_each(|(w, s)| *w &= !s);
+                            (f | schema::SPLIT_AFTER_IGNORE, store::encode(m))
+                        }
+                        None => (f, store::encode(m)),
+                    })
+                    .collect();
+                store::StateEncoded { live: masks.live.map(store::encode), splits }
             })
             .collect();
         for (&(t, q), store::StateEncoded { live: live_mask, splits }) in chunk.iter().zip(results) {
@@ -141,6 +189,42 @@ pub fn build(compiled: &Compiled, vocab: &Vocabulary, progress: Progress<'_>) ->
         }
         done += chunk.len();
         progress(done, work.len());
+    }
+
+    // after_ignore[g][f]: tokens that complete a g lexeme after a non-empty proper prefix and
+    // whose rest stays live in f or passes an accepting state of f.
+    let mut after_ignore = vec![NONE; ignore.len() * n_terminals];
+    for (j, &g) in ignore.iter().enumerate() {
+        let Some(dfa) = dfas.get(g).copied().flatten() else { continue };
+        let mut per_follower: Vec<Option<Vec<u32>>> = vec![None; n_terminals];
+        let mut set = vec![0u64; suffixes.n_words];
+        for k in 0..tokens.n_strings() {
+            let bytes = tokens.string(k);
+            set.fill(0);
+            let mut s = dfa.start;
+            for (i, &b) in bytes.iter().enumerate() {
+                s = dfa.next(s, b);
+                if s == 0 || !dfa.live[s as usize] {
+                    break;
+                }
+                if dfa.accepting[s as usize] && i + 1 < bytes.len() {
+                    for (a, w) in set.iter_mut().zip(suffixes.at(tokens.offsets[k] + i + 1)) {
+                        *a |= w;
+                    }
+                }
+            }
+            for f in termset::bits(&set) {
+                let mask = per_follower[f].get_or_insert_with(|| vec![0u32; words]);
+                for &id in tokens.ids_of(k) {
+                    mask[id as usize >> 5] |= 1 << (id & 31);
+                }
+            }
+        }
+        for (f, mask) in per_follower.into_iter().enumerate() {
+            if let Some(mask) = mask {
+                after_ignore[j * n_terminals + f] = interner.intern(store::encode(mask))?;
+            }
+        }
     }
 
     let mut split_start = Vec::with_capacity(n_global + 1);
@@ -161,6 +245,7 @@ pub fn build(compiled: &Compiled, vocab: &Vocabulary, progress: Progress<'_>) ->
         split_start,
         split_follower,
         split_mask,
+        after_ignore,
         mask_kind: interner.kind,
         mask_offset: interner.offset,
         mask_data: interner.data,

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use syncodec_artifacts::ids::{RuleId, TerminalId, TokenId};
-use syncodec_artifacts::schema::{MaskStore, MASK_DENSE, MASK_SPARSE, NONE};
+use syncodec_artifacts::schema::{MaskStore, MASK_DENSE, MASK_SPARSE, NONE, SPLIT_AFTER_IGNORE};
 
 use super::*;
 use crate::lower::Symbol;
@@ -104,7 +104,7 @@ fn check_sample(compiled: &Compiled, vocab: &Vocabulary, built: &MaskBuild, ever
     let mut seen = BTreeSet::new();
     for id in 0..store.mask_kind.len() as u32 {
         let set = decode(store, id);
-        prop_assert!(!set.is_empty(), "mask {} is empty", id);
+        // Only a refined `%ignore` split entry can be empty (it still says "refine here").
         prop_assert_eq!(store.mask_kind[id as usize] == MASK_DENSE, dense_words <= set.len(), "mask {} has the wrong representation", id);
         prop_assert!(seen.insert(set), "mask {} is stored twice", id);
     }
@@ -130,14 +130,63 @@ fn check_sample(compiled: &Compiled, vocab: &Vocabulary, built: &MaskBuild, ever
             let fs: Vec<(usize, &TerminalDfa)> = followers[t].iter().map(|f| (f, compiled.lexical.terminals.as_slice()[f].as_ref().expect("followers have DFAs"))).collect();
             let (live, split) = brute_state(dfa, q, &fs, vocab);
             prop_assert_eq!(&stored_live, &live, "live, terminal {} state {}", t, q);
-            prop_assert!(entries.windows(2).all(|w| w[0].0 < w[1].0), "followers not increasing");
-            let expected: Vec<(u32, BTreeSet<u32>)> = fs.iter().zip(split).filter(|(_, set)| !set.is_empty()).map(|((f, _), set)| (*f as u32, set)).collect();
+            prop_assert!(entries.windows(2).all(|w| w[0].0 & !SPLIT_AFTER_IGNORE < w[1].0 & !SPLIT_AFTER_IGNORE), "followers not increasing");
+            let expected: Vec<(u32, BTreeSet<u32>)> = fs
+                .iter()
+                .zip(split)
+                .filter(|(_, set)| !set.is_empty())
+                .map(|((f, fdfa), set)| match refined(compiled, dfa, q, *f, fdfa) {
+                    Some(starts) => (*f as u32 | SPLIT_AFTER_IGNORE, set.into_iter().filter(|&t| !vocab.bytes[t as usize].first().is_some_and(|&b| starts[b as usize])).collect()),
+                    None => (*f as u32, set),
+                })
+                .collect();
             let got: Vec<(u32, BTreeSet<u32>)> = entries.iter().map(|&(f, m)| (f, decode(store, m))).collect();
             prop_assert_eq!(got, expected, "split, terminal {} state {}", t, q);
         }
     }
     prop_assert_eq!(n_split, built.stats.n_split_entries);
+    // after_ignore[g][f], from the definition.
+    let n_terminals = compiled.bnf.terminals.len();
+    prop_assert_eq!(store.after_ignore.len(), compiled.bnf.ignore.len() * n_terminals);
+    for (j, g) in compiled.bnf.ignore.iter().enumerate() {
+        let Some(gdfa) = compiled.lexical.terminals.as_slice()[g.as_usize()].as_ref() else { continue };
+        for (f, fdfa) in compiled.lexical.terminals.iter() {
+            let stored = match store.after_ignore[j * n_terminals + f.as_usize()] {
+                NONE => BTreeSet::new(),
+                id => decode(store, id),
+            };
+            let Some(fdfa) = fdfa else {
+                prop_assert!(stored.is_empty());
+                continue;
+            };
+            let mut expected = BTreeSet::new();
+            for (t, b) in vocab.bytes.iter().enumerate() {
+                if vocab.special[t] || b.is_empty() {
+                    continue;
+                }
+                let states = trace(gdfa, gdfa.start, b);
+                if (1..b.len()).any(|i| states[i].is_some_and(|s| gdfa.accepting[s as usize]) && partial_match(fdfa, &b[i..])) {
+                    expected.insert(t as u32);
+                }
+            }
+            prop_assert_eq!(stored, expected, "after_ignore, ignored {} follower {}", g.as_usize(), f.as_usize());
+        }
+    }
     Ok(())
+}
+
+/// The bytes that can start `%ignore` terminal `f`, when split entries of state `q` for `f` are
+/// refined: `f` is ignored, `q` accepts, and no such byte continues `q`.
+fn refined(compiled: &Compiled, dfa: &TerminalDfa, q: u32, f: usize, fdfa: &TerminalDfa) -> Option<[bool; 256]> {
+    if !compiled.bnf.ignore.iter().any(|g| g.as_usize() == f) || !dfa.accepting[q as usize] {
+        return None;
+    }
+    let mut starts = [false; 256];
+    for b in 0..=255u8 {
+        starts[b as usize] = trace(fdfa, fdfa.start, &[b])[1].is_some();
+    }
+    let continues = (0..=255u8).any(|b| starts[b as usize] && trace(dfa, q, &[b])[1].is_some());
+    (!continues).then_some(starts)
 }
 
 // ---- unit tests ------------------------------------------------------------------------------
