@@ -359,6 +359,7 @@ mod tests {
             split_start: vec![0; n_states as usize + 1],
             split_follower: vec![],
             split_mask: vec![],
+            after_ignore: vec![NONE; grammar.ignore.len() * grammar.terminals.len()],
             mask_kind: vec![MASK_SPARSE],
             mask_offset: vec![0, 1],
             mask_data: vec![0],
