@@ -19,7 +19,7 @@ pub const DFA_LIVE: u8 = 2;
 #[derive(Debug, Clone, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Payload {
     pub grammar: CompiledGrammar,
-    /// Present in artifacts built with a tokenizer (format version 3), together with `masks`.
+    /// Present in artifacts built with a tokenizer (format version 3 and later), together with `masks`.
     pub vocab: Option<Vocabulary>,
     pub masks: Option<MaskStore>,
 }

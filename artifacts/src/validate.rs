@@ -2,7 +2,7 @@
 //!
 //! Order: terminals and their DFAs, lexer, productions, LR table shape (not its entries: the
 //! parser bounds-checks those as it reads them), indentation, semicolon insertion,
-//! then (format version 3) the vocabulary and the mask store's index tables. Each check
+//! then (format version 3 and later) the vocabulary and the mask store's index tables. Each check
 //! guarantees that every id stored in a table is below the length of the table it indexes, so
 //! the runtime may index with `get()` and treat a miss as corruption without further checks.
 

@@ -201,17 +201,26 @@ pub fn build(compiled: &Compiled, vocab: &Vocabulary, progress: Progress<'_>) ->
         for k in 0..tokens.n_strings() {
             let bytes = tokens.string(k);
             set.fill(0);
+            // Maximal munch: the g lexeme ends at its last accepting offset, and not inside the
+            // string at all when the string ends accepting.
             let mut s = dfa.start;
+            let mut last = None;
+            let mut ends_accepting = false;
             for (i, &b) in bytes.iter().enumerate() {
                 s = dfa.next(s, b);
                 if s == 0 || !dfa.live[s as usize] {
                     break;
                 }
-                if dfa.accepting[s as usize] && i + 1 < bytes.len() {
-                    for (a, w) in set.iter_mut().zip(suffixes.at(tokens.offsets[k] + i + 1)) {
-                        *a |= w;
+                if dfa.accepting[s as usize] {
+                    if i + 1 < bytes.len() {
+                        last = Some(i + 1);
+                    } else {
+                        ends_accepting = true;
                     }
                 }
+            }
+            if let (false, Some(i)) = (ends_accepting, last) {
+                set.copy_from_slice(suffixes.at(tokens.offsets[k] + i));
             }
             for f in termset::bits(&set) {
                 let mask = per_follower[f].get_or_insert_with(|| vec![0u32; words]);

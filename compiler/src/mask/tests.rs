@@ -77,12 +77,13 @@ fn brute_state(dfa: &TerminalDfa, q: u32, followers: &[(usize, &TerminalDfa)], v
         if states[b.len()].is_some() {
             live.insert(t as u32);
         }
-        for (i, s) in states[..b.len()].iter().enumerate() {
-            if s.is_some_and(|s| dfa.accepting[s as usize]) {
-                for (slot, (_, f)) in split.iter_mut().zip(followers) {
-                    if partial_match(f, &b[i..]) {
-                        slot.insert(t as u32);
-                    }
+        // Maximal munch: only the last accepting offset can end the lexeme, none when the
+        // token ends accepting.
+        let accepting: Vec<usize> = (0..=b.len()).filter(|&i| states[i].is_some_and(|s| dfa.accepting[s as usize])).collect();
+        if let Some(&i) = accepting.last().filter(|&&i| i < b.len()) {
+            for (slot, (_, f)) in split.iter_mut().zip(followers) {
+                if partial_match(f, &b[i..]) {
+                    slot.insert(t as u32);
                 }
             }
         }
@@ -165,7 +166,8 @@ fn check_sample(compiled: &Compiled, vocab: &Vocabulary, built: &MaskBuild, ever
                     continue;
                 }
                 let states = trace(gdfa, gdfa.start, b);
-                if (1..b.len()).any(|i| states[i].is_some_and(|s| gdfa.accepting[s as usize]) && partial_match(fdfa, &b[i..])) {
+                let accepting: Vec<usize> = (1..=b.len()).filter(|&i| states[i].is_some_and(|s| gdfa.accepting[s as usize])).collect();
+                if accepting.last().is_some_and(|&i| i < b.len() && partial_match(fdfa, &b[i..])) {
                     expected.insert(t as u32);
                 }
             }

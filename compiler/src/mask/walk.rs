@@ -59,9 +59,10 @@ pub(crate) fn walk_state(input: &WalkInput<'_>, dfa: &TerminalDfa, q: u32, follo
         let s = dfa.trans[states[depth - 1] as usize * n_classes + dfa.classes[node.byte as usize] as usize];
         let flag = flags[s as usize];
         if flag == 0 {
-            if !accepting_offsets.is_empty() {
+            // Maximal munch: the lexeme ends at the last accepting offset on the path.
+            if let Some(last) = accepting_offsets.last() {
                 for k in node.tok_lo..node.tok_hi {
-                    out.split_string(input, k as usize, &accepting_offsets, follow, &mut scratch);
+                    out.split_string(input, k as usize, std::slice::from_ref(last), follow, &mut scratch);
                 }
             }
             n = node.end as usize;
@@ -71,8 +72,10 @@ pub(crate) fn walk_state(input: &WalkInput<'_>, dfa: &TerminalDfa, q: u32, follo
         if node.string != NO_STRING {
             let k = node.string as usize;
             out.add_live(tokens.ids_of(k));
-            if !accepting_offsets.is_empty() {
-                out.split_string(input, k, &accepting_offsets, follow, &mut scratch);
+            // A string that ends in an accepting state has a lexeme at least as long as itself:
+            // no split inside it. Otherwise only the last accepting offset can end the lexeme.
+            if let (0, Some(last)) = (flag & 1, accepting_offsets.last()) {
+                out.split_string(input, k, std::slice::from_ref(last), follow, &mut scratch);
             }
         }
         if flag & 1 != 0 {
