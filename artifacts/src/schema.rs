@@ -66,8 +66,9 @@ pub const SPLIT_AFTER_IGNORE: u32 = 1 << 31;
 ///
 /// - `live[q]`: the tokens whose bytes, walked from `q`, keep the DFA live to their end;
 /// - for each terminal `f` that may follow the terminal (LR tables plus `%ignore` terminals),
-///   `split(q, f)`: the tokens that, walked from `q`, reach an accepting state at some split
-///   point and whose rest, walked from `f`'s start state, stays live or passes an accepting
+///   `split(q, f)`: the tokens that, walked from `q`, do not end in an accepting state and
+///   whose rest after the *last* accepting offset (maximal munch ends the lexeme there; offset
+///   0 when only `q` accepts), walked from `f`'s start state, stays live or passes an accepting
 ///   state. Only non-empty `split` masks are listed.
 ///
 /// States are numbered globally: terminal `t`'s state `q` is entry `state_base[t] + q`.

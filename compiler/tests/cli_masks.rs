@@ -140,7 +140,7 @@ fn inspect_text_and_json() {
         let found: Vec<&str> = v[group].as_object().unwrap_or_else(|| panic!("{group} is an object")).keys().map(String::as_str).collect();
         assert_eq!(found, keys, "keys of {group}");
     }
-    assert_eq!(v["format_version"], 3);
+    assert_eq!(v["format_version"], syncodec_artifacts::FORMAT_VERSION);
     assert_eq!(v["checksum_ok"], true);
     assert_eq!(v["grammar"]["terminals"], 12);
     assert_eq!(v["vocabulary"]["tokens"], 8192);
