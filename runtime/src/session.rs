@@ -770,6 +770,27 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// With [`SessionOptions::from_scratch`], rebuilds the state from the whole text.
+    fn refresh_from_scratch(&mut self) {
+        if self.options.from_scratch {
+            let mut state = State::new(&self.core);
+            state.advance(&self.core, &self.text, 0);
+            self.state = state;
+        }
+    }
+
+    /// Whether token `id`, as the first token of a sequence (its first-position bytes), starts
+    /// a viable text.
+    fn first_token_allowed(&self, id: u32) -> bool {
+        let vocab = self.core.vocab;
+        !vocab.is_special(id) && vocab.first_bytes(id).is_some_and(|b| self.viable_with(b))
+    }
+
+    /// The leading-space token groups of indentation masking, built once per cache.
+    fn indent_groups(&self) -> &[Vec<u32>] {
+        self.cache.indent_groups.get_or_init(|| indent_groups(&self.core, self.indent_newline()))
+    }
+
     fn indent_newline(&self) -> TerminalId {
         self.core.grammar.indentation.as_ref().map_or(TerminalId::from_raw(u32::MAX), |i| TerminalId::from_raw(i.newline.raw()))
     }
@@ -875,11 +896,7 @@ impl<'a> Session<'a> {
             out.fill(0);
             return Ok(());
         }
-        if self.options.from_scratch {
-            let mut state = State::new(&self.core);
-            state.advance(&self.core, &self.text, 0);
-            self.state = state;
-        }
+        self.refresh_from_scratch();
         let key = self.key();
         if let Some(row) = self.cache.get(&key) {
             out.copy_from_slice(&row);
@@ -917,11 +934,7 @@ impl<'a> Session<'a> {
         if self.finished {
             return Ok(d);
         }
-        if self.options.from_scratch {
-            let mut state = State::new(&self.core);
-            state.advance(&self.core, &self.text, 0);
-            self.state = state;
-        }
+        self.refresh_from_scratch();
         let key = self.key();
         let core = &self.core;
         let tag = key.first().copied().unwrap_or(0);
@@ -933,7 +946,7 @@ impl<'a> Session<'a> {
         let vocab = core.vocab;
         if tag & KEY_FIRST != 0 {
             for id in vocab.first_ids() {
-                let allowed = !vocab.is_special(id) && vocab.first_bytes(id).is_some_and(|b| self.viable_with(b));
+                let allowed = self.first_token_allowed(id);
                 if allowed {
                     d.tokens.push(id);
                 } else {
@@ -944,7 +957,7 @@ impl<'a> Session<'a> {
         if tag & KEY_INDENT != 0 {
             // Impossible indentations: the tokens of the bad leading-space groups.
             let bad = key.get(1).copied().unwrap_or(0);
-            let groups = self.cache.indent_groups.get_or_init(|| indent_groups(&self.core, self.indent_newline()));
+            let groups = self.indent_groups();
             for (k, group) in groups.iter().enumerate() {
                 if bad >> k & 1 == 1 {
                     for (i, &w) in group.iter().enumerate() {
@@ -977,7 +990,7 @@ impl<'a> Session<'a> {
         let vocab = core.vocab;
         if tag & KEY_FIRST != 0 {
             for id in vocab.first_ids() {
-                let allowed = !vocab.is_special(id) && vocab.first_bytes(id).is_some_and(|b| self.viable_with(b));
+                let allowed = self.first_token_allowed(id);
                 if let Some(w) = out.get_mut(id as usize >> 5) {
                     if allowed {
                         *w |= 1 << (id & 31);
@@ -989,7 +1002,7 @@ impl<'a> Session<'a> {
         }
         if tag & KEY_INDENT != 0 {
             let bad = key.get(1).copied().unwrap_or(0);
-            let groups = self.cache.indent_groups.get_or_init(|| indent_groups(&self.core, self.indent_newline()));
+            let groups = self.indent_groups();
             for (k, group) in groups.iter().enumerate() {
                 if bad >> k & 1 == 1 {
                     for (o, g) in out.iter_mut().zip(group) {
