@@ -159,7 +159,7 @@ pub fn compile(mut sources: SourceMap, main: FileId, options: &CompileOptions) -
             return done(sources, diagnostics, None, timings);
         }
     };
-    diagnostics.extend(lr::conflict_diagnostics(&bnf, &tables));
+    diagnostics.extend(lr::conflict_diagnostics(&bnf, &tables, options.lr.prefer_shift));
 
     let file_extensions = file_extensions(&sources, main, &bnf.name);
     let grammar_hash = grammar_hash(&sources, options);

@@ -56,6 +56,10 @@ pub struct CompileArgs {
     /// Largest DFA allowed for one terminal or for the combined lexer, in states.
     #[arg(long, default_value_t = 10_000)]
     pub dfa_state_limit: usize,
+    /// Resolve shift/reduce conflicts as shift and report them as warnings, as Lark's LALR
+    /// parser does by default (reduce/reduce conflicts stay errors).
+    #[arg(long)]
+    pub prefer_shift: bool,
 }
 
 impl CompileArgs {
@@ -63,6 +67,7 @@ impl CompileArgs {
         let mut options = crate::CompileOptions::default();
         options.lower.start = self.start.clone();
         options.lexical.dfa_state_limit = self.dfa_state_limit;
+        options.lr.prefer_shift = self.prefer_shift;
         options.lr.mode = match self.lr {
             LrArg::Lr1 => crate::lr::LrMode::Lr1,
             LrArg::Lalr => crate::lr::LrMode::Lalr,

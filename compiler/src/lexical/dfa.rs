@@ -19,13 +19,15 @@
 //! them is reported as the state-limit error; the limit proper is checked on the minimized DFA.
 
 use regex_automata::dfa::{dense, Automaton as _, StartKind};
-use regex_automata::nfa::thompson::{self, WhichCaptures};
+use regex_automata::nfa::thompson::{self, WhichCaptures, NFA};
 use regex_automata::util::primitives::StateID;
 use regex_automata::util::start;
 use regex_automata::{Anchored, MatchKind};
 use regex_syntax::hir::Hir;
 use std::collections::HashMap;
 
+use super::hir::LookAround;
+use super::lookaround::{self, Look};
 use super::minimize::{minimize, Automaton};
 use super::{ErrorKind, LexicalError, TermCtx, TerminalDfa};
 
@@ -34,18 +36,61 @@ use super::{ErrorKind, LexicalError, TermCtx, TerminalDfa};
 /// minimization removes.
 const BYTES_PER_STATE: usize = 8 * 1028;
 
-/// Builds the minimized DFA of one terminal.
-pub(crate) fn terminal_dfa(hir: &Hir, ctx: &TermCtx<'_>, limit: usize) -> Result<TerminalDfa, LexicalError> {
+/// Builds the minimized DFA of one terminal whose look-around groups (if any) are `looks` (see
+/// `lookaround.rs`).
+pub(crate) fn terminal_dfa(
+    hir: &Hir,
+    looks: &[LookAround],
+    ctx: &TermCtx<'_>,
+    limit: usize,
+) -> Result<TerminalDfa, LexicalError> {
     let limit_error = || LexicalError::new(ErrorKind::LimitExceeded { limit }, ctx.name, Some(ctx.span));
+    let lazy = has_lazy_repetition(hir);
+    let plain = if looks.is_empty() {
+        let match_kind = if lazy { MatchKind::LeftmostFirst } else { MatchKind::All };
+        hir_automaton(hir, match_kind, ctx, limit)?
+    } else {
+        let marked = thompson_nfa(hir, ctx, limit)?;
+        let inner = looks
+            .iter()
+            .map(|l| hir_automaton(&l.hir, MatchKind::All, ctx, limit))
+            .collect::<Result<Vec<_>, _>>()?;
+        let resolved: Vec<Look<'_>> = looks
+            .iter()
+            .zip(&inner)
+            .map(|(l, dfa)| Look { ahead: l.ahead, negated: l.negated, dfa })
+            .collect();
+        let max_states = limit.saturating_mul(SLACK_STATES_PER_STATE).max(1 << 12);
+        lookaround::resolve(&marked, &resolved, lazy, max_states).ok_or_else(limit_error)?
+    };
+    let (dfa, _) = minimize(&plain);
+    if dfa.n_states() > limit {
+        return Err(limit_error());
+    }
+    Ok(dfa)
+}
+
+/// How many states the look-around subset construction may create per allowed DFA state,
+/// before minimization (a guard against runaway memory, reported as the state-limit error).
+const SLACK_STATES_PER_STATE: usize = 16;
+
+/// `hir` → regex-automata Thompson NFA (no captures), within the size limit.
+fn thompson_nfa(hir: &Hir, ctx: &TermCtx<'_>, limit: usize) -> Result<NFA, LexicalError> {
     let bytes = limit.saturating_mul(BYTES_PER_STATE).max(1 << 20);
-    let nfa = thompson::Compiler::new()
+    thompson::Compiler::new()
         .configure(thompson::Config::new().which_captures(WhichCaptures::None).nfa_size_limit(Some(bytes)))
         .build_from_hir(hir)
         .map_err(|e| match e.size_limit() {
-            Some(_) => limit_error(),
+            Some(_) => LexicalError::new(ErrorKind::LimitExceeded { limit }, ctx.name, Some(ctx.span)),
             None => LexicalError::new(ErrorKind::Internal(e.to_string()), ctx.name, Some(ctx.span)),
-        })?;
-    let match_kind = if has_lazy_repetition(hir) { MatchKind::LeftmostFirst } else { MatchKind::All };
+        })
+}
+
+/// `hir` → regex-automata dense DFA (`match_kind`) → plain automaton, not minimized.
+fn hir_automaton(hir: &Hir, match_kind: MatchKind, ctx: &TermCtx<'_>, limit: usize) -> Result<Automaton, LexicalError> {
+    let limit_error = || LexicalError::new(ErrorKind::LimitExceeded { limit }, ctx.name, Some(ctx.span));
+    let bytes = limit.saturating_mul(BYTES_PER_STATE).max(1 << 20);
+    let nfa = thompson_nfa(hir, ctx, limit)?;
     let dense = dense::Builder::new()
         .configure(
             dense::Config::new()
@@ -66,13 +111,7 @@ pub(crate) fn terminal_dfa(hir: &Hir, ctx: &TermCtx<'_>, limit: usize) -> Result
                 LexicalError::new(ErrorKind::Internal(e.to_string()), ctx.name, Some(ctx.span))
             }
         })?;
-    let plain =
-        plain_automaton(&dense).map_err(|e| LexicalError::new(ErrorKind::Internal(e), ctx.name, Some(ctx.span)))?;
-    let (dfa, _) = minimize(&plain);
-    if dfa.n_states() > limit {
-        return Err(limit_error());
-    }
-    Ok(dfa)
+    plain_automaton(&dense).map_err(|e| LexicalError::new(ErrorKind::Internal(e), ctx.name, Some(ctx.span)))
 }
 
 /// True when `hir` contains a non-greedy repetition anywhere.
@@ -274,9 +313,12 @@ mod tests {
             assert!(!d.matches(s.as_bytes()), "{s}");
         }
         assert!(d.is_live_prefix(br#""abc\"#));
-        // Lark's own python STRING uses look-around, which a DFA cannot express.
-        let e = term(re(r#"([ubf]?r?|r[ubf])("(?!"").*?(?<!\\)(\\\\)*?"|'(?!'').*?(?<!\\)(\\\\)*?')"#)).unwrap_err();
-        assert!(e.to_string().contains("look-around"), "{e}");
+        // Lark's own python STRING, with look-around, is the same language (lookaround.rs).
+        let lark = term(re(r#"([ubf]?r?|r[ubf])("(?!"").*?(?<!\\)(\\\\)*?"|'(?!'').*?(?<!\\)(\\\\)*?')"#)).unwrap();
+        for s in [r#""""#, r#""a\"b""#, r"'it\'s'", r#"rb"x""#, r#""a"b""#, r#""abc"#, "'a\nb'", r#""\""#] {
+            let plain = s.starts_with('F') || d.matches(s.as_bytes());
+            assert_eq!(lark.matches(s.as_bytes()), plain, "{s}");
+        }
     }
 
     #[test]

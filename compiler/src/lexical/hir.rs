@@ -5,8 +5,13 @@
 //! case folding); ranges become Unicode classes; `Concat`/`Alt`/`Repeat` map to the HIR
 //! combinators. A regex is first rewritten from Python syntax by [`translate_python`] (which keeps
 //! an offset map back to the original text), then parsed to an AST and translated to HIR with
-//! the flags `i`/`m`/`s`/`x`, Unicode and UTF-8 on. **Invariant:** the returned HIR has an empty
-//! look set and matches only valid UTF-8.
+//! the flags `i`/`m`/`s`/`x`, Unicode and UTF-8 on.
+//!
+//! Look-around groups (`(?=X)`, `(?!X)`, `(?<=X)`, `(?<!X)`) are cut out before regex-syntax sees
+//! the regex: each becomes a *marker byte* `0xF8 + k` in the terminal's HIR (a byte that never
+//! occurs in UTF-8 text) and a [`LookAround`] entry `k` holding `X`'s own HIR; `lookaround.rs`
+//! turns the marked language back into a plain one. **Invariant:** the returned HIR has an empty
+//! look set, and matches only valid UTF-8 apart from the marker bytes `0xF8..0xF8 + looks.len()`.
 
 use regex_syntax::ast::{self, Ast};
 use regex_syntax::hir::{self, Class, ClassUnicode, ClassUnicodeRange, Hir, Repetition};
@@ -15,8 +20,30 @@ use super::{ErrorKind, LexicalError, TermCtx};
 use crate::diagnostics::Span;
 use crate::lower::{Pattern, RegexFlags};
 
-/// Translates a terminal's pattern to HIR.
-pub(crate) fn pattern_to_hir(pattern: &Pattern, ctx: &TermCtx<'_>) -> Result<Hir, LexicalError> {
+/// The most look-around groups one terminal may contain (one marker byte each, `0xF8..=0xFF`).
+pub(crate) const MAX_LOOKAROUNDS: usize = 8;
+
+/// The first marker byte; look-around `k` of a terminal is the byte `MARKER_BASE + k`.
+pub(crate) const MARKER_BASE: u8 = 0xF8;
+
+/// One look-around group of a terminal, in the order of its marker byte.
+#[derive(Debug, Clone)]
+pub(crate) struct LookAround {
+    /// `(?=` / `(?!`: a condition on the text after the marker; otherwise on the text before it.
+    pub ahead: bool,
+    /// `(?!` / `(?<!`.
+    pub negated: bool,
+    /// The group's own regex, a plain language (no markers).
+    pub hir: Hir,
+}
+
+/// Translates a terminal's pattern to HIR; the terminal's look-around groups are appended to
+/// `looks` (see the module doc).
+pub(crate) fn pattern_to_hir(
+    pattern: &Pattern,
+    ctx: &TermCtx<'_>,
+    looks: &mut Vec<LookAround>,
+) -> Result<Hir, LexicalError> {
     Ok(match pattern {
         Pattern::Literal { value, case_insensitive: false } => Hir::literal(value.as_bytes()),
         Pattern::Literal { value, case_insensitive: true } => {
@@ -36,9 +63,11 @@ pub(crate) fn pattern_to_hir(pattern: &Pattern, ctx: &TermCtx<'_>) -> Result<Hir
             }
             Hir::class(Class::Unicode(ClassUnicode::new([ClassUnicodeRange::new(*from, *to)])))
         }
-        Pattern::Concat(parts) => Hir::concat(parts.iter().map(|p| pattern_to_hir(p, ctx)).collect::<Result<_, _>>()?),
+        Pattern::Concat(parts) => {
+            Hir::concat(parts.iter().map(|p| pattern_to_hir(p, ctx, looks)).collect::<Result<_, _>>()?)
+        }
         Pattern::Alt(parts) => {
-            Hir::alternation(parts.iter().map(|p| pattern_to_hir(p, ctx)).collect::<Result<_, _>>()?)
+            Hir::alternation(parts.iter().map(|p| pattern_to_hir(p, ctx, looks)).collect::<Result<_, _>>()?)
         }
         Pattern::Repeat { inner, min, max } => {
             if let Some(max) = max {
@@ -48,10 +77,10 @@ pub(crate) fn pattern_to_hir(pattern: &Pattern, ctx: &TermCtx<'_>) -> Result<Hir
                         .with_help("write the smaller repetition count first"));
                 }
             }
-            let sub = pattern_to_hir(inner, ctx)?;
+            let sub = pattern_to_hir(inner, ctx, looks)?;
             Hir::repetition(Repetition { min: *min, max: *max, greedy: true, sub: Box::new(sub) })
         }
-        Pattern::Regex { source, flags, span } => regex_to_hir(source, *flags, *span, ctx)?,
+        Pattern::Regex { source, flags, span } => regex_to_hir(source, *flags, *span, ctx, looks)?,
     })
 }
 
@@ -74,31 +103,80 @@ fn grammar_span(source: &str, span: Span, start: usize, end: usize) -> Span {
     Span::new(span.file, s, e)
 }
 
-fn regex_to_hir(source: &str, flags: RegexFlags, span: Span, ctx: &TermCtx<'_>) -> Result<Hir, LexicalError> {
+fn regex_to_hir(
+    source: &str,
+    flags: RegexFlags,
+    span: Span,
+    ctx: &TermCtx<'_>,
+    looks: &mut Vec<LookAround>,
+) -> Result<Hir, LexicalError> {
     let located = |kind: ErrorKind, start: usize, end: usize| {
         let mut e = LexicalError::new(kind, ctx.name, Some(grammar_span(source, span, start, end)));
         e.0.definition = Some(ctx.span);
         e
     };
     let verbose = flags.ignore_whitespace || leading_flags_contain(source, 'x');
-    let tr = translate_python(source, verbose).map_err(|(start, end, kind)| {
-        located(kind, start, end).with_help(
+    let (hir, found) = regex_part_to_hir(source, 0..source.len(), flags, verbose, &located)?;
+    if found.is_empty() {
+        return Ok(hir);
+    }
+    // A look-around group is compiled on its own; Python applies the regex's global flag group
+    // (`(?i)` at the start) inside it too.
+    let inner_flags = RegexFlags {
+        case_insensitive: flags.case_insensitive || leading_flags_contain(source, 'i'),
+        multi_line: flags.multi_line || leading_flags_contain(source, 'm'),
+        dot_matches_new_line: flags.dot_matches_new_line || leading_flags_contain(source, 's'),
+        ignore_whitespace: verbose,
+        unicode: flags.unicode,
+    };
+    let mut markers = Vec::with_capacity(found.len());
+    for look in &found {
+        if looks.len() >= MAX_LOOKAROUNDS {
+            let what = format!("more than {MAX_LOOKAROUNDS} look-around groups in one terminal are not supported");
+            return Err(located(ErrorKind::LookAround(what), look.whole.start, look.whole.end)
+                .with_help("split the terminal into several terminals, or express some conditions in the grammar rules"));
+        }
+        let (inner, nested) = regex_part_to_hir(source, look.inner.clone(), inner_flags, verbose, &located)?;
+        if let Some(n) = nested.first() {
+            let what = "look-around inside a look-around group is not supported".to_string();
+            return Err(located(ErrorKind::LookAround(what), n.whole.start, n.whole.end)
+                .with_help("write the inner condition into the outer group's regex"));
+        }
+        markers.push(MARKER_BASE + looks.len() as u8);
+        looks.push(LookAround { ahead: look.ahead, negated: look.negated, hir: inner });
+    }
+    Ok(replace_placeholders(&hir, &markers))
+}
+
+/// `source[part]` → HIR, with its look-around groups still as placeholder captures (listed in
+/// the result, with offsets into `source`). `located` takes offsets into `source`.
+fn regex_part_to_hir(
+    source: &str,
+    part: std::ops::Range<usize>,
+    flags: RegexFlags,
+    verbose: bool,
+    located: &dyn Fn(ErrorKind, usize, usize) -> LexicalError,
+) -> Result<(Hir, Vec<LookSrc>), LexicalError> {
+    let base = part.start;
+    let text = &source[part];
+    let tr = translate_python(text, verbose).map_err(|(start, end, kind)| {
+        located(kind, base + start, base + end).with_help(
             "a terminal is a regular language; match the repeated text explicitly or move the \
              constraint into the grammar rules",
         )
     })?;
+    let orig = |start: usize, end: usize| {
+        let (s, e) = tr.orig_range(start, end);
+        (base + s, base + e)
+    };
     let ast = ast::parse::ParserBuilder::new()
         .ignore_whitespace(flags.ignore_whitespace)
         .octal(false)
         .build()
         .parse(&tr.text)
         .map_err(|e| {
-            let (start, end) = tr.orig_range(e.span().start.offset, e.span().end.offset);
+            let (start, end) = orig(e.span().start.offset, e.span().end.offset);
             match e.kind() {
-                ast::ErrorKind::UnsupportedLookAround => located(ErrorKind::LookAround, start, end).with_help(
-                    "a terminal is matched as a whole lexeme, without context; match the context \
-                     as part of the terminal or express it in the grammar rules",
-                ),
                 ast::ErrorKind::UnsupportedBackreference => located(ErrorKind::Backreference, start, end)
                     .with_help("a terminal is a regular language; backreferences cannot be compiled to a DFA"),
                 kind => located(ErrorKind::InvalidRegex(kind.to_string()), start, end),
@@ -113,18 +191,58 @@ fn regex_to_hir(source: &str, flags: RegexFlags, span: Span, ctx: &TermCtx<'_>) 
         .build()
         .translate(&tr.text, &ast)
         .map_err(|e| {
-            let (start, end) = tr.orig_range(e.span().start.offset, e.span().end.offset);
+            let (start, end) = orig(e.span().start.offset, e.span().end.offset);
             located(ErrorKind::InvalidRegex(e.kind().to_string()), start, end)
         })?;
     if !hir.properties().look_set().is_empty() {
-        let (start, end) = first_assertion(&ast).map_or((0, source.len()), |(s, e)| tr.orig_range(s, e));
+        let (start, end) = first_assertion(&ast).map_or((base, base + text.len()), |(s, e)| orig(s, e));
         let written = source.get(start..end).unwrap_or("^").to_string();
         return Err(located(ErrorKind::Assertion(written), start, end).with_help(
             "a terminal always matches a whole lexeme, so anchors and word boundaries have no \
              meaning there; remove the assertion",
         ));
     }
-    Ok(hir)
+    let looks = tr
+        .looks
+        .into_iter()
+        .map(|l| LookSrc { inner: base + l.inner.start..base + l.inner.end, whole: base + l.whole.start..base + l.whole.end, ..l })
+        .collect();
+    Ok((hir, looks))
+}
+
+/// The name of the empty capture group that stands for look-around `k` of one regex.
+fn placeholder_name(k: usize) -> String {
+    format!("syncodec_look_{k}")
+}
+
+/// `hir` with placeholder group `k` replaced by the one-byte literal `markers[k]`.
+fn replace_placeholders(hir: &Hir, markers: &[u8]) -> Hir {
+    use regex_syntax::hir::{Capture, HirKind};
+    match hir.kind() {
+        HirKind::Capture(cap) => {
+            if let Some(k) = cap.name.as_deref().and_then(|n| n.strip_prefix("syncodec_look_")) {
+                if let Some(&m) = k.parse::<usize>().ok().and_then(|k| markers.get(k)) {
+                    return Hir::literal([m]);
+                }
+            }
+            Hir::capture(Capture {
+                index: cap.index,
+                name: cap.name.clone(),
+                sub: Box::new(replace_placeholders(&cap.sub, markers)),
+            })
+        }
+        HirKind::Concat(subs) => Hir::concat(subs.iter().map(|h| replace_placeholders(h, markers)).collect()),
+        HirKind::Alternation(subs) => {
+            Hir::alternation(subs.iter().map(|h| replace_placeholders(h, markers)).collect())
+        }
+        HirKind::Repetition(rep) => Hir::repetition(Repetition {
+            min: rep.min,
+            max: rep.max,
+            greedy: rep.greedy,
+            sub: Box::new(replace_placeholders(&rep.sub, markers)),
+        }),
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) | HirKind::Look(_) => hir.clone(),
+    }
 }
 
 /// Span (in the translated text) of the first assertion in the AST.
@@ -153,10 +271,24 @@ fn leading_flags_contain(source: &str, flag: char) -> bool {
     rest[group.len()..].starts_with(')') && group.contains(flag)
 }
 
+/// A look-around group found by [`translate_python`]; offsets into the original text.
+#[derive(Debug, Clone)]
+pub(crate) struct LookSrc {
+    pub ahead: bool,
+    pub negated: bool,
+    /// The group's regex, between `(?=` (etc.) and the closing `)`.
+    pub inner: std::ops::Range<usize>,
+    /// The whole group, parentheses included.
+    pub whole: std::ops::Range<usize>,
+}
+
 /// A regex rewritten from Python `re` syntax to regex-syntax syntax.
 #[derive(Debug)]
 pub(crate) struct Translated {
     pub text: String,
+    /// Look-around groups, in order; group `k` is the empty capture `(?P<syncodec_look_k>)` in
+    /// `text`.
+    pub looks: Vec<LookSrc>,
     /// `map[i]`: offset in the original text of the byte at `text[i]`; one extra entry for the end.
     map: Vec<usize>,
 }
@@ -197,6 +329,8 @@ impl Translated {
 /// - `\<`, `\>` → `<`, `>` (literals in Python, word boundaries in regex-syntax);
 /// - octal escapes `\0`, `\012`, `\177` → `\x{..}`; other `\1`..`\99` are backreferences: error;
 /// - `(?P=name)` backreference: error; `(?#...)` comments are dropped;
+/// - a look-around group `(?=X)`, `(?!X)`, `(?<=X)`, `(?<!X)` becomes the empty named group
+///   `(?P<syncodec_look_k>)`, and `X`'s location is listed in [`Translated::looks`];
 /// - a `{` that does not start a valid quantifier is a literal (`\{`); `{,n}` → `{0,n}`;
 /// - in a class: `[` is literal (`\[`, so `[:alpha:]` and nesting are not special), a leading
 ///   `]` is literal, `\b` is backspace, `&` and `~` are escaped (no set operations), and in
@@ -205,7 +339,11 @@ impl Translated {
 /// Returns `(start, end, kind)` in the original text for the errors.
 pub(crate) fn translate_python(src: &str, verbose: bool) -> Result<Translated, (usize, usize, ErrorKind)> {
     let cs: Vec<(usize, char)> = src.char_indices().collect();
-    let mut out = Translated { text: String::with_capacity(src.len() + 8), map: Vec::with_capacity(src.len() + 9) };
+    let mut out = Translated {
+        text: String::with_capacity(src.len() + 8),
+        looks: Vec::new(),
+        map: Vec::with_capacity(src.len() + 9),
+    };
     let at = |i: usize| cs.get(i).map(|&(_, c)| c);
     let off = |i: usize| cs.get(i).map_or(src.len(), |&(o, _)| o);
     let is_oct = |c: Option<char>| matches!(c, Some('0'..='7'));
@@ -311,6 +449,20 @@ pub(crate) fn translate_python(src: &str, verbose: bool) -> Result<Translated, (
                 }
                 continue;
             }
+            '(' if lookaround_opening(&src[o..]).is_some() => {
+                let (ahead, negated, open_len) = lookaround_opening(&src[o..]).unwrap_or_default();
+                let Some(close) = group_end(src, o, verbose) else {
+                    let what = "look-around group is never closed".to_string();
+                    return Err((o, src.len(), ErrorKind::InvalidRegex(what)));
+                };
+                let k = out.looks.len();
+                out.looks.push(LookSrc { ahead, negated, inner: o + open_len..close, whole: o..close + 1 });
+                out.push_for(&format!("(?P<{}>)", placeholder_name(k)), o, close + 1);
+                while i < cs.len() && off(i) <= close {
+                    i += 1;
+                }
+                continue;
+            }
             '(' if src[o..].starts_with("(?P=") => {
                 let end = src[o..].find(')').map_or(src.len(), |k| o + k + 1);
                 return Err((o, end, ErrorKind::Backreference));
@@ -338,6 +490,55 @@ pub(crate) fn translate_python(src: &str, verbose: bool) -> Result<Translated, (
     }
     out.map.push(src.len());
     Ok(out)
+}
+
+/// `(ahead, negated, length of the opening)` when `s` starts with a look-around group.
+fn lookaround_opening(s: &str) -> Option<(bool, bool, usize)> {
+    [("(?=", true, false), ("(?!", true, true), ("(?<=", false, false), ("(?<!", false, true)]
+        .into_iter()
+        .find(|(open, _, _)| s.starts_with(open))
+        .map(|(open, ahead, negated)| (ahead, negated, open.len()))
+}
+
+/// Offset of the `)` that closes the group opened at `src[open]`, skipping escapes, classes
+/// (with Python's rule that a `]` right after `[` or `[^` is literal) and, in verbose mode,
+/// `#` comments.
+fn group_end(src: &str, open: usize, verbose: bool) -> Option<usize> {
+    let b = src.as_bytes();
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'[' => {
+                i += 1;
+                if b.get(i) == Some(&b'^') {
+                    i += 1;
+                }
+                if b.get(i) == Some(&b']') {
+                    i += 1;
+                }
+                while i < b.len() && b[i] != b']' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'#' if verbose => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'(' => depth += 1,
+            b')' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// A Python quantifier at the start of `s` (`{m}`, `{m,}`, `{,n}`, `{m,n}`, `{,}`): its length
@@ -407,19 +608,23 @@ mod tests {
 
     #[test]
     fn look_around_error_is_located_in_the_grammar() {
-        // The regex text starts at 101 (after the `/` at 100).
-        let e = term(re("ab(?=c)")).unwrap_err();
+        // The regex text starts at 101 (after the `/` at 100); the nested group at 103..108.
+        let e = term(re("a(?=b(?!c))b")).unwrap_err();
         assert!(e.is_unsupported_regex());
-        assert_eq!(e.to_string(), "terminal T: look-around is not supported in terminals");
+        assert_eq!(e.to_string(), "terminal T: look-around inside a look-around group is not supported");
         let d = e.to_diagnostic();
-        let span = d.span.unwrap();
-        assert_eq!(span.start, 103, "{span:?}");
-        assert!(span.end > span.start && span.end <= 109);
+        assert_eq!(d.span, Some(Span::new(FileId(0), 106, 111)));
         assert!(d.help.is_some());
         assert_eq!(d.labels, vec![(Span::new(FileId(0), 0, 5), "in terminal T".to_string())]);
-        for s in ["(?!x)y", "(?<=x)y", "(?<!x)y"] {
-            assert!(term(re(s)).unwrap_err().to_string().contains("look-around"), "{s}");
-        }
+        // An error inside a group is located in the group.
+        let d = term(re("ab(?=c{2,1})")).unwrap_err().to_diagnostic();
+        let span = d.span.unwrap();
+        assert!(span.start >= 106 && span.end <= 112, "{span:?}");
+        // The group is cut out of the regex; the rest translates as usual.
+        let t = translate_python(r"a(?<![)])\Z", false).unwrap();
+        assert_eq!(t.text, r"a(?P<syncodec_look_0>)\z");
+        assert_eq!((t.looks[0].inner.clone(), t.looks[0].whole.clone()), (5..8, 1..9));
+        assert!(!t.looks[0].ahead && t.looks[0].negated);
     }
 
     #[test]

@@ -14,11 +14,13 @@ use std::collections::HashMap;
 
 use super::minimize::{minimize, Automaton};
 use super::{ErrorKind, LexerDfa, LexicalError, TerminalDfa};
-use crate::lower::{Bnf, TerminalKind};
+use crate::lower::{Bnf, Pattern, TerminalKind};
 use syncodec_artifacts::ids::{IdVec, TerminalId};
 
-/// How a terminal ranks when several match the same lexeme: smaller wins.
-type Rank = (Reverse<i32>, u8, TerminalId);
+/// How a terminal ranks when several match the same lexeme: smaller wins. Lark's order: higher
+/// priority, literal before pattern, then (patterns) longer maximum width (`usize::MAX` when
+/// unbounded), then longer regex text as Lark writes it ([`lark_regex_len`]), then lower id.
+type Rank = (Reverse<i32>, u8, Reverse<usize>, Reverse<usize>, TerminalId);
 
 /// A terminal that takes part in lexing (its id is the last component of its rank).
 pub(crate) struct Member<'a> {
@@ -27,20 +29,57 @@ pub(crate) struct Member<'a> {
     pub dfa: &'a TerminalDfa,
 }
 
-/// Every terminal with a DFA, in id order, with its rank: (higher priority, literal before
-/// pattern, lower id).
+/// Every terminal with a DFA, in id order, with its rank (see [`Rank`]).
 pub(crate) fn members<'a>(bnf: &'a Bnf, dfas: &'a IdVec<TerminalId, Option<TerminalDfa>>) -> Vec<Member<'a>> {
     bnf.terminals
         .iter()
         .filter_map(|(term, def)| {
             let dfa = dfas.get(term)?.as_ref()?;
-            let kind = match def.kind {
-                TerminalKind::Literal => 0,
-                TerminalKind::Pattern | TerminalKind::Declared => 1,
+            let (kind, width, text) = match (def.kind, &def.pattern) {
+                (TerminalKind::Literal, _) | (_, None) => (0, 0, 0),
+                (TerminalKind::Pattern | TerminalKind::Declared, Some(p)) => {
+                    (1, dfa.max_len().unwrap_or(usize::MAX), lark_regex_len(p))
+                }
             };
-            Some(Member { name: &def.name, rank: (Reverse(def.priority), kind, term), dfa })
+            let rank = (Reverse(def.priority), kind, Reverse(width), Reverse(text), term);
+            Some(Member { name: &def.name, rank, dfa })
         })
         .collect()
+}
+
+/// The length of the regex Lark builds for a terminal from its definition (Lark's
+/// `TerminalTreeToPattern`): literals are `re.escape`d, an alternation is `(?:a|b)`, a repetition
+/// `(?:x)*`, a range `[a-z]`, and a regex with flags is wrapped in `(?flags:...)`. Lark breaks
+/// ties between patterns by it, so a terminal built from another (`_NL: (NEWLINE | COMMENT)+`)
+/// outranks its parts.
+pub(crate) fn lark_regex_len(pattern: &Pattern) -> usize {
+    match pattern {
+        Pattern::Literal { value, case_insensitive } => {
+            let escaped: usize =
+                value.chars().map(|c| if "()[]{}?*+-|^$\\.&~# \t\n\r\x0b\x0c".contains(c) { 2 } else { 1 }).sum();
+            escaped + if *case_insensitive { 5 } else { 0 } // `(?i:` and `)`
+        }
+        Pattern::Regex { source, flags, .. } => {
+            let n_flags = [flags.case_insensitive, flags.multi_line, flags.dot_matches_new_line, flags.ignore_whitespace]
+                .iter()
+                .filter(|&&f| f)
+                .count();
+            source.chars().count() + if n_flags > 0 { 4 + n_flags } else { 0 }
+        }
+        Pattern::Range { .. } => 5,
+        Pattern::Concat(parts) => parts.iter().map(lark_regex_len).sum(),
+        Pattern::Alt(parts) if parts.len() == 1 => lark_regex_len(&parts[0]),
+        Pattern::Alt(parts) => 4 + parts.iter().map(lark_regex_len).sum::<usize>() + parts.len().saturating_sub(1),
+        Pattern::Repeat { inner, min, max } => {
+            let op = match (min, max) {
+                (0, None) | (1, None) | (0, Some(1)) => 1,
+                (m, None) => format!("{{{m},}}").len(),
+                (m, Some(n)) if m == n => format!("{{{m}}}").len(),
+                (m, Some(n)) => format!("{{{m},{n}}}").len(),
+            };
+            4 + lark_regex_len(inner) + op
+        }
+    }
 }
 
 /// Builds and minimizes the lexer; the state limit applies to the minimized DFA, and the
@@ -103,7 +142,7 @@ pub(crate) fn build_lexer(members: &[Member<'_>], limit: usize) -> Result<LexerD
             .filter(|&&(i, s)| members[i as usize].dfa.accepting[s as usize])
             .map(|&(i, _)| members[i as usize].rank)
             .min();
-        labels.push(best.map_or(0, |rank| rank.2.raw() + 1));
+        labels.push(best.map_or(0, |rank| rank.4.raw() + 1));
         for &b in &reps {
             let next: Product =
                 state.iter().map(|&(i, s)| (i, members[i as usize].dfa.next(s, b))).filter(|&(_, t)| t != 0).collect();

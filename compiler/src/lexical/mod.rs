@@ -31,6 +31,7 @@
 mod dfa;
 mod hir;
 mod lexer;
+mod lookaround;
 mod minimize;
 
 use std::fmt;
@@ -77,6 +78,50 @@ impl TerminalDfa {
             s = self.next(s, b);
         }
         s
+    }
+
+    /// The length of the longest string in the language, `None` when it is unbounded (a cycle
+    /// through live states) or the language is empty.
+    pub fn max_len(&self) -> Option<usize> {
+        // Depth-first over live states from `start`: a back edge means a cycle; otherwise the
+        // longest path to an accepting state, memoized per state.
+        let n = self.n_states();
+        let k = self.n_classes as usize;
+        let mut memo: Vec<Option<usize>> = vec![None; n]; // longest accepted suffix length
+        let mut on_stack = vec![false; n];
+        let mut stack: Vec<(u32, usize)> = Vec::new(); // (state, next class to visit)
+        if !self.live.get(self.start as usize).copied().unwrap_or(false) {
+            return None;
+        }
+        stack.push((self.start, 0));
+        on_stack[self.start as usize] = true;
+        while let Some(&mut (s, ref mut c)) = stack.last_mut() {
+            if *c < k {
+                let t = self.trans[s as usize * k + *c];
+                *c += 1;
+                if t == 0 || !self.live[t as usize] {
+                    continue;
+                }
+                if on_stack[t as usize] {
+                    return None;
+                }
+                if memo[t as usize].is_none() {
+                    on_stack[t as usize] = true;
+                    stack.push((t, 0));
+                }
+                continue;
+            }
+            stack.pop();
+            on_stack[s as usize] = false;
+            let best = (0..k)
+                .map(|c| self.trans[s as usize * k + c])
+                .filter(|&t| t != 0 && self.live[t as usize])
+                .filter_map(|t| memo[t as usize].map(|m| m + 1))
+                .max();
+            let own = if self.accepting[s as usize] { Some(0) } else { None };
+            memo[s as usize] = best.max(own);
+        }
+        memo[self.start as usize]
     }
 
     /// Whether the whole of `bytes` is in the terminal's language.
@@ -194,8 +239,9 @@ fn build_terminal(
     limit: usize,
 ) -> Result<TerminalDfa, LexicalError> {
     let ctx = TermCtx { name, span };
-    let hir = hir::pattern_to_hir(pattern, &ctx)?;
-    let dfa = dfa::terminal_dfa(&hir, &ctx, limit)?;
+    let mut looks = Vec::new();
+    let hir = hir::pattern_to_hir(pattern, &ctx, &mut looks)?;
+    let dfa = dfa::terminal_dfa(&hir, &looks, &ctx, limit)?;
     if dfa.accepting[dfa.start as usize] {
         return Err(LexicalError::new(ErrorKind::EmptyMatch, name, Some(span)).with_help(
             "a terminal must consume at least one byte: change a `*` to `+`, or drop the `?`, \
@@ -237,7 +283,8 @@ struct ErrorInner {
 enum ErrorKind {
     /// regex-syntax rejected the regex; the text is its description of the problem.
     InvalidRegex(String),
-    LookAround,
+    /// A look-around form the stage cannot compile; the text says which.
+    LookAround(String),
     Backreference,
     /// An assertion such as `^` or `\b`; the text is the assertion as written.
     Assertion(String),
@@ -297,7 +344,7 @@ impl LexicalError {
 
     /// Look-around, a backreference or an assertion in a terminal's regex.
     pub fn is_unsupported_regex(&self) -> bool {
-        matches!(self.0.kind, ErrorKind::LookAround | ErrorKind::Backreference | ErrorKind::Assertion(_))
+        matches!(self.0.kind, ErrorKind::LookAround(_) | ErrorKind::Backreference | ErrorKind::Assertion(_))
     }
 
     pub fn span(&self) -> Option<Span> {
@@ -337,7 +384,7 @@ impl fmt::Display for LexicalError {
         };
         match &self.0.kind {
             ErrorKind::InvalidRegex(what) => write!(f, "{who}: invalid regex: {what}"),
-            ErrorKind::LookAround => write!(f, "{who}: look-around is not supported in terminals"),
+            ErrorKind::LookAround(what) => write!(f, "{who}: {what}"),
             ErrorKind::Backreference => write!(f, "{who}: backreferences are not supported in terminals"),
             ErrorKind::Assertion(what) => {
                 write!(f, "{who}: assertion `{what}` is not supported in terminals")
@@ -427,13 +474,13 @@ mod tests {
         let g = bnf(vec![
             ("A", Some(re("a*")), 0, TerminalKind::Pattern),
             ("_INDENT", None, 0, TerminalKind::Declared),
-            ("B", Some(re("(?=x)x")), 0, TerminalKind::Pattern),
+            ("B", Some(re("(x)\\1")), 0, TerminalKind::Pattern),
         ]);
         let errs = build(&g, &LexicalOptions::default()).unwrap_err();
         assert_eq!(errs.len(), 2);
         assert_eq!(errs[0].message, "terminal A matches the empty string");
         assert!(errs[0].help.as_deref().unwrap().contains("`*` to `+`"));
-        assert!(errs[1].message.contains("look-around is not supported in terminals"), "{}", errs[1].message);
+        assert!(errs[1].message.contains("backreferences are not supported in terminals"), "{}", errs[1].message);
 
         let g = bnf(vec![
             ("NAME", Some(re("[a-z]+")), 0, TerminalKind::Pattern),

@@ -52,6 +52,9 @@ pub struct RuleDef {
     pub productions: Vec<ProductionId>,
     /// True for rules made by lowering (groups, repetitions), false for rules in the source.
     pub generated: bool,
+    /// Lark rule priority (`name.2:`), 0 when not given: a reduce/reduce conflict between
+    /// productions of different priorities goes to the highest (see `lr/table.rs`).
+    pub priority: i32,
 }
 
 #[derive(Debug, Clone)]

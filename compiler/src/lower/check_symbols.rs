@@ -192,6 +192,7 @@ mod tests {
             name: name.into(),
             span: Span::default(),
             generated: false,
+            priority: 0,
             entry: Some(0),
             prods: prods.into_iter().map(|rhs| Prod { rhs, span: Span::default() }).collect(),
         }

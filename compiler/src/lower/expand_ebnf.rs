@@ -61,7 +61,15 @@ impl<'a> Expander<'a> {
         for &idx in &rule_entries {
             let Some(e) = self.table.entries.get(idx) else { continue };
             self.rule_of_entry.insert(idx, self.rules.len());
-            self.rules.push(IrRule { name: e.def.name.name.clone(), span: e.def.name.span, generated: e.generated, entry: Some(idx), prods: Vec::new() });
+            let priority = e.def.priority.and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
+            self.rules.push(IrRule {
+                name: e.def.name.name.clone(),
+                span: e.def.name.span,
+                generated: e.generated,
+                priority,
+                entry: Some(idx),
+                prods: Vec::new(),
+            });
         }
         for idx in rule_entries {
             let (Some(e), Some(&r)) = (self.table.entries.get(idx), self.rule_of_entry.get(&idx)) else { continue };
@@ -205,7 +213,7 @@ impl<'a> Expander<'a> {
     fn new_rule(&mut self, kind: &str, ctx: &str, span: Span) -> usize {
         let name = format!("__{ctx}_{kind}_{}", self.counter);
         self.counter += 1;
-        self.rules.push(IrRule { name, span, generated: true, entry: None, prods: Vec::new() });
+        self.rules.push(IrRule { name, span, generated: true, priority: 0, entry: None, prods: Vec::new() });
         self.rules.len() - 1
     }
 

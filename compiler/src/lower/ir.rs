@@ -35,6 +35,8 @@ pub(crate) struct IrRule {
     pub name: String,
     pub span: Span,
     pub generated: bool,
+    /// Lark rule priority (`name.2:`); 0 when not given and for lowering's rules.
+    pub priority: i32,
     /// Symbol-table entry of a source rule (or template instance); `None` for lowering's rules.
     pub entry: Option<usize>,
     pub prods: Vec<Prod>,

@@ -248,7 +248,13 @@ fn assemble(
     let mut rules: IdVec<RuleId, RuleDef> = IdVec::new();
     for (r, rule) in ir.rules.iter().enumerate() {
         if reach.rules.get(r).copied().unwrap_or(false) {
-            let id = rules.push(RuleDef { name: rule.name.clone(), span: rule.span, productions: Vec::new(), generated: rule.generated })?;
+            let id = rules.push(RuleDef {
+                name: rule.name.clone(),
+                span: rule.span,
+                productions: Vec::new(),
+                generated: rule.generated,
+                priority: rule.priority,
+            })?;
             rule_id.insert(r, id);
         }
     }

@@ -19,15 +19,28 @@
 
 use super::example::MinSentences;
 use super::{Column, Conflict, ConflictKind, Item, LrMode, LrTables};
-use crate::diagnostics::Diagnostic;
+use crate::diagnostics::{Diagnostic, Severity};
 use crate::lower::{Bnf, Symbol};
 
-pub(crate) fn diagnostics(bnf: &Bnf, tables: &LrTables) -> Vec<Diagnostic> {
+pub(crate) fn diagnostics(bnf: &Bnf, tables: &LrTables, prefer_shift: bool) -> Vec<Diagnostic> {
     if tables.conflicts.is_empty() {
         return Vec::new();
     }
     let min = MinSentences::compute(bnf);
-    tables.conflicts.iter().map(|c| diagnostic(bnf, tables.mode, &min, c)).collect()
+    tables
+        .conflicts
+        .iter()
+        .map(|c| {
+            let d = diagnostic(bnf, tables.mode, &min, c);
+            if prefer_shift && c.kind == ConflictKind::ShiftReduce {
+                // The table already keeps the shift (see `table.rs`): only the severity changes.
+                let message = format!("{} (resolved as shift: --prefer-shift)", d.message);
+                Diagnostic { severity: Severity::Warning, message, ..d }
+            } else {
+                d
+            }
+        })
+        .collect()
 }
 
 /// `expr: expr "-" expr •`. Unknown ids print as `?`.

@@ -264,7 +264,7 @@ pub(crate) mod tests {
         }
         let mut rules: IdVec<RuleId, RuleDef> = IdVec::new();
         for name in &rule_names {
-            rules.push(RuleDef { name: name.to_string(), span: Span::default(), productions: Vec::new(), generated: false }).unwrap();
+            rules.push(RuleDef { name: name.to_string(), span: Span::default(), productions: Vec::new(), generated: false, priority: 0 }).unwrap();
         }
         let mut prods = IdVec::new();
         for (index, (lhs, rhs)) in productions.iter().enumerate() {

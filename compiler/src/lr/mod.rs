@@ -31,7 +31,8 @@
 //!   the output, so the tables are byte-identical across runs.
 //! * **Conflicts are data.** They are never resolved by precedence; each conflicting cell keeps
 //!   one action (shift over reduce, accept over reduce, else the lowest production) and is
-//!   listed in [`LrTables::conflicts`].
+//!   listed in [`LrTables::conflicts`]. Conflicts are errors, except shift/reduce ones under
+//!   [`LrOptions::prefer_shift`] (Lark's own default), which are warnings.
 
 mod canonical;
 mod conflict;
@@ -78,11 +79,14 @@ pub struct LrOptions {
     pub mode: LrMode,
     /// Largest automaton allowed (states).
     pub state_limit: usize,
+    /// Shift/reduce conflicts are resolved as shift (the table always keeps the shift) and
+    /// reported as warnings instead of errors: Lark's LALR parser does this unless `strict`.
+    pub prefer_shift: bool,
 }
 
 impl Default for LrOptions {
     fn default() -> Self {
-        LrOptions { mode: LrMode::Lr1, state_limit: 1_000_000 }
+        LrOptions { mode: LrMode::Lr1, state_limit: 1_000_000, prefer_shift: false }
     }
 }
 
@@ -160,10 +164,12 @@ pub fn build(bnf: &Bnf, options: &LrOptions) -> Result<LrTables, LrError> {
         LrMode::Lr1 => canonical::build(&grammar, &lr0, options.state_limit).map_err(|_| limit_error())?,
         LrMode::Lalr => lalr::build(&grammar, &lr0),
     };
-    table::build_tables(&grammar, &lr0, &automaton, options.mode)
+    let priority: Vec<i32> = bnf.productions.values().map(|p| bnf.rules.get(p.lhs).map_or(0, |r| r.priority)).collect();
+    table::build_tables(&grammar, &lr0, &automaton, options.mode, &priority)
 }
 
-/// One located diagnostic per conflict: items, lookahead, example input, a hint.
-pub fn conflict_diagnostics(bnf: &Bnf, tables: &LrTables) -> Vec<Diagnostic> {
-    conflict::diagnostics(bnf, tables)
+/// One located diagnostic per conflict: items, lookahead, example input, a hint. An error, except
+/// a shift/reduce conflict under `prefer_shift` ([`LrOptions::prefer_shift`]): a warning.
+pub fn conflict_diagnostics(bnf: &Bnf, tables: &LrTables, prefer_shift: bool) -> Vec<Diagnostic> {
+    conflict::diagnostics(bnf, tables, prefer_shift)
 }

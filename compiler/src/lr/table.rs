@@ -15,7 +15,9 @@
 //!
 //! **Conflicts** are recorded, never resolved by precedence. The cell keeps one action so the
 //! table stays well formed: a shift beats a reduce (as yacc does), `Accept` beats a reduce, and
-//! among reduces the lowest production id wins. A cell's conflict lists every reduce item
+//! among reduces the lowest production id wins. One resolution is Lark's and not a conflict:
+//! when one of a cell's reduces belongs to a rule of strictly higher priority (`rule.2:`) than
+//! all the others, it takes the cell (against a shift it is still a shift/reduce conflict). A cell's conflict lists every reduce item
 //! and, for shift/reduce, every item of the state with the lookahead after its dot.
 
 use super::canonical::Automaton;
@@ -25,7 +27,8 @@ use super::{Action, Column, Conflict, ConflictKind, LrError, LrMode, LrTables};
 use crate::lower::Symbol;
 use syncodec_artifacts::ids::{IdOverflow, LrStateId, RuleId, TerminalId};
 
-pub(crate) fn build_tables(g: &Grammar, lr0: &Lr0, a: &Automaton, mode: LrMode) -> Result<LrTables, LrError> {
+/// `priority[p]`: the rule priority of production `p` (a missing entry counts as 0).
+pub(crate) fn build_tables(g: &Grammar, lr0: &Lr0, a: &Automaton, mode: LrMode, priority: &[i32]) -> Result<LrTables, LrError> {
     let n_states = a.n_states();
     let limit = Action::MAX_OPERAND as usize + 1;
     if n_states > limit {
@@ -87,6 +90,25 @@ pub(crate) fn build_tables(g: &Grammar, lr0: &Lr0, a: &Automaton, mode: LrMode) 
             }
         }
         pending.sort_unstable_by_key(|p| p.column);
+        // Lark's rule: among the reduces of one cell, a production whose rule has a strictly
+        // higher priority than every other wins. A shift still beats it (shift/reduce conflict).
+        pending.retain_mut(|p| {
+            let cell = &mut row[p.column as usize];
+            if p.reduces.len() < 2 || *cell == Action::Accept {
+                return true;
+            }
+            let prio = |prod: u32| priority.get(prod as usize).copied().unwrap_or(0);
+            let best = p.reduces.iter().copied().max_by_key(|&q| prio(q)).unwrap_or(p.reduces[0]);
+            if p.reduces.iter().any(|&q| q != best && prio(q) >= prio(best)) {
+                return true; // no unique winner: still a reduce/reduce conflict
+            }
+            p.reduces = vec![best];
+            if p.shift {
+                return true;
+            }
+            *cell = Action::Reduce(best);
+            false
+        });
         for p in &pending {
             let mut items: Vec<super::Item> = p.reduces.iter().map(|&prod| g.public_item(g.first_item(prod) + g.rhs(prod).len() as u32)).collect();
             if p.shift {

@@ -115,7 +115,7 @@ fn lr1_but_not_lalr_grammar() {
     for text in ["A E C", "A E D", "B E C", "B E D"] {
         assert!(recognizes(&t1, &b, &tokens(&b, text)), "{text}");
     }
-    let d = conflict_diagnostics(&b, &t2);
+    let d = conflict_diagnostics(&b, &t2, false);
     assert_eq!(d.len(), 2);
     assert!(d[0].message.starts_with("reduce/reduce conflict on C in LR state "));
     let help = d[0].help.as_deref().unwrap();
@@ -136,7 +136,7 @@ fn ambiguous_operator_gives_shift_reduce_with_example() {
         assert_eq!(items, vec!["expr: expr \"-\" expr •", "expr: expr • \"-\" expr"]);
         // The cell keeps the shift.
         assert!(matches!(t.action(c.state, c.lookahead), Action::Shift(_)));
-        let d = &conflict_diagnostics(&b, &t)[0];
+        let d = &conflict_diagnostics(&b, &t, false)[0];
         assert_eq!(d.message, format!("shift/reduce conflict on \"-\" in LR state {}", c.state));
         assert_eq!(d.span, Some(b.productions[ProductionId::must(0)].span));
         assert!(d.notes.contains(&"example: NUMBER \"-\" NUMBER • \"-\" NUMBER".to_string()), "{:?}", d.notes);
@@ -156,7 +156,7 @@ fn dangling_else_conflict() {
     assert_eq!(c.kind, ConflictKind::ShiftReduce);
     let min = MinSentences::compute(&b);
     assert_eq!(example_text(&b, &min, c), "IF E IF E S • ELSE S");
-    let d = &conflict_diagnostics(&b, &t)[0];
+    let d = &conflict_diagnostics(&b, &t, false)[0];
     assert!(d.help.as_deref().unwrap().contains("dangling"));
 }
 
@@ -188,10 +188,10 @@ fn tables_are_deterministic() {
 #[test]
 fn state_limit_and_bad_ids_are_errors() {
     let b = bnf(EXPR);
-    let err = build(&b, &LrOptions { mode: LrMode::Lr1, state_limit: 15 }).unwrap_err();
+    let err = build(&b, &LrOptions { mode: LrMode::Lr1, state_limit: 15, prefer_shift: false }).unwrap_err();
     assert!(matches!(err, LrError::StateLimit { limit: 15, mode: "lr1" }));
-    assert!(build(&b, &LrOptions { mode: LrMode::Lalr, state_limit: 12 }).is_ok());
-    assert!(build(&b, &LrOptions { mode: LrMode::Lalr, state_limit: 11 }).is_err());
+    assert!(build(&b, &LrOptions { mode: LrMode::Lalr, state_limit: 12, prefer_shift: false }).is_ok());
+    assert!(build(&b, &LrOptions { mode: LrMode::Lalr, state_limit: 11, prefer_shift: false }).is_err());
     let mut broken = b.clone();
     broken.productions[ProductionId::must(1)].rhs.push(Symbol::Rule(RuleId::must(99)));
     assert!(matches!(build(&broken, &LrOptions::default()), Err(LrError::Overflow(_))));
@@ -539,7 +539,7 @@ fn make_bnf(n_t: usize, rules: &[Vec<Vec<usize>>]) -> Option<Bnf> {
         if new_id[r].is_none() {
             continue;
         }
-        let id = rule_defs.push(RuleDef { name: format!("r{r}"), span: Span::default(), productions: Vec::new(), generated: false }).unwrap();
+        let id = rule_defs.push(RuleDef { name: format!("r{r}"), span: Span::default(), productions: Vec::new(), generated: false, priority: 0 }).unwrap();
         for rhs in prods.iter().filter(|rhs| keep(rhs)) {
             let rhs = rhs
                 .iter()
@@ -691,7 +691,7 @@ proptest! {
         for c in t1.conflicts.iter().chain(&t2.conflicts) {
             prop_assert!(!c.items.is_empty());
         }
-        prop_assert_eq!(conflict_diagnostics(&b, &t1).len(), t1.conflicts.len());
+        prop_assert_eq!(conflict_diagnostics(&b, &t1, false).len(), t1.conflicts.len());
     }
 
     /// Sentences are accepted; mutated sentences get the oracle's verdict; in lr1 mode the
@@ -783,7 +783,7 @@ fn pythonish_grammar_builds_in_both_modes() {
         t1.summary(),
         t2.summary()
     );
-    for d in conflict_diagnostics(&b, &t1) {
+    for d in conflict_diagnostics(&b, &t1, false) {
         eprintln!("{}: {:?} {:?}", d.message, d.notes, d.help);
     }
     assert!(t1.conflicts.is_empty());
