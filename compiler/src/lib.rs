@@ -160,11 +160,44 @@ pub fn compile(mut sources: SourceMap, main: FileId, options: &CompileOptions) -
         }
     };
     diagnostics.extend(lr::conflict_diagnostics(&bnf, &tables, options.lr.prefer_shift));
+    diagnostics.extend(shadowing_warnings(&bnf, &lexical, &tables));
 
     let file_extensions = file_extensions(&sources, main, &bnf.name);
     let grammar_hash = grammar_hash(&sources, options);
     let compiled = Compiled { bnf, lexical, lr: tables, grammar_hash, file_extensions };
     done(sources, diagnostics, Some(compiled), timings)
+}
+
+/// A warning per [`lexical::Shadowing`] that the parser can observe: some LR state takes the
+/// losing terminal but not the winner, so there a lexeme both match is rejected although the
+/// grammar seems to allow it. Grammars written for Lark's contextual lexer (which only tries the
+/// terminals the parser can take) meet this; syncodec's lexer does not consult the parser.
+fn shadowing_warnings(bnf: &lower::Bnf, lexical: &lexical::Lexical, tables: &lr::LrTables) -> Vec<Diagnostic> {
+    let columns = tables.n_terminals + 1;
+    let takes = |state: usize, t: syncodec_artifacts::ids::TerminalId| {
+        tables.action.get(state * columns + t.raw() as usize).is_some_and(|a| *a != lr::Action::Error)
+    };
+    let mut out = Vec::new();
+    for s in &lexical.shadowed {
+        let Some(state) = (0..tables.n_states).find(|&q| takes(q, s.loser) && !takes(q, s.winner)) else { continue };
+        let (Some(winner), Some(loser)) = (bnf.terminals.get(s.winner), bnf.terminals.get(s.loser)) else { continue };
+        let example = String::from_utf8_lossy(&s.example);
+        out.push(
+            Diagnostic::warning(
+                format!(
+                    "terminal {} loses every lexeme it shares with {} (e.g. {:?}), also where the parser takes only {} (LR state {state})",
+                    loser.name, winner.name, example, loser.name
+                ),
+                loser.span,
+            )
+            .with_note("syncodec's lexer does not consult the parser (like Lark's `lexer=\"basic\"`); Lark's default contextual lexer would produce the other terminal there")
+            .with_help(format!(
+                "make the two terminals' languages disjoint and use both where {} was meant (e.g. `{}` for the shared lexemes and a terminal for the rest), or give {} a higher priority (`{}.2`) if it should win everywhere",
+                loser.name, winner.name, loser.name, loser.name
+            )),
+        );
+    }
+    out
 }
 
 /// BLAKE3 over the source texts (in load order) and the table-shaping options.

@@ -13,7 +13,7 @@ use std::cmp::Reverse;
 use std::collections::HashMap;
 
 use super::minimize::{minimize, Automaton};
-use super::{ErrorKind, LexerDfa, LexicalError, TerminalDfa};
+use super::{ErrorKind, LexerDfa, LexicalError, Shadowing, TerminalDfa};
 use crate::lower::{Bnf, Pattern, TerminalKind};
 use syncodec_artifacts::ids::{IdVec, TerminalId};
 
@@ -84,7 +84,7 @@ pub(crate) fn lark_regex_len(pattern: &Pattern) -> usize {
 
 /// Builds and minimizes the lexer; the state limit applies to the minimized DFA, and the
 /// unminimized product is abandoned beyond four times the limit.
-pub(crate) fn build_lexer(members: &[Member<'_>], limit: usize) -> Result<LexerDfa, LexicalError> {
+pub(crate) fn build_lexer(members: &[Member<'_>], limit: usize) -> Result<(LexerDfa, Vec<Shadowing>), LexicalError> {
     let limit_error = || {
         let mut sizes: Vec<(usize, &str)> = members.iter().map(|m| (m.dfa.n_states(), m.name)).collect();
         sizes.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
@@ -117,6 +117,8 @@ pub(crate) fn build_lexer(members: &[Member<'_>], limit: usize) -> Result<LexerD
     let guard = limit.saturating_mul(4);
     let mut ids: HashMap<Product, u32> = HashMap::new();
     let mut states: Vec<Product> = vec![Vec::new()]; // 0: dead
+    let mut parent: Vec<(u32, u8)> = vec![(0, 0)]; // how BFS first reached each state
+    let mut shadowed: Vec<Shadowing> = Vec::new();
     ids.insert(Vec::new(), 0);
     let start: Product = members
         .iter()
@@ -129,6 +131,7 @@ pub(crate) fn build_lexer(members: &[Member<'_>], limit: usize) -> Result<LexerD
     } else {
         ids.insert(start.clone(), 1);
         states.push(start);
+        parent.push((0, 0));
         1
     };
     let mut trans: Vec<u32> = vec![0; n_classes];
@@ -142,6 +145,23 @@ pub(crate) fn build_lexer(members: &[Member<'_>], limit: usize) -> Result<LexerD
             .filter(|&&(i, s)| members[i as usize].dfa.accepting[s as usize])
             .map(|&(i, _)| members[i as usize].rank)
             .min();
+        if let Some(best) = best.filter(|b| b.1 == 1) {
+            for &(i, s) in &state {
+                let m = &members[i as usize];
+                let (winner, loser) = (best.4, m.rank.4);
+                if m.rank.1 == 1 && loser != winner && m.dfa.accepting[s as usize] && !shadowed.iter().any(|x| x.winner == winner && x.loser == loser) {
+                    let mut example = Vec::new();
+                    let mut at = head - 1;
+                    while at > start_id as usize {
+                        let (p, b) = parent[at];
+                        example.push(b);
+                        at = p as usize;
+                    }
+                    example.reverse();
+                    shadowed.push(Shadowing { winner, loser, example });
+                }
+            }
+        }
         labels.push(best.map_or(0, |rank| rank.4.raw() + 1));
         for &b in &reps {
             let next: Product =
@@ -155,6 +175,7 @@ pub(crate) fn build_lexer(members: &[Member<'_>], limit: usize) -> Result<LexerD
                     let id = states.len() as u32;
                     ids.insert(next.clone(), id);
                     states.push(next);
+                    parent.push(((head - 1) as u32, b));
                     id
                 }
             };
@@ -167,7 +188,7 @@ pub(crate) fn build_lexer(members: &[Member<'_>], limit: usize) -> Result<LexerD
         return Err(limit_error());
     }
     let accept = labels.iter().map(|&l| l.checked_sub(1).map(TerminalId::from_raw)).collect();
-    Ok(LexerDfa { dfa, accept })
+    Ok((LexerDfa { dfa, accept }, shadowed))
 }
 
 impl LexerDfa {

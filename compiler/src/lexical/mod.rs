@@ -1,9 +1,10 @@
 //! Stage 3: terminal patterns -> minimized byte-level DFAs, and the combined maximal-munch lexer.
 //!
 //! Pipeline per terminal: [`Pattern`] → regex-syntax HIR (`hir.rs`, which also translates Python
-//! `re` syntax and rejects look-around, backreferences and assertions) → regex-automata dense DFA
-//! read back as a *plain* automaton (`dfa.rs`) → Hopcroft minimization with deterministic BFS
-//! numbering (`minimize.rs`) → [`TerminalDfa`]. The lexer (`lexer.rs`) is the product of the
+//! `re` syntax, turns look-around groups into marker bytes and rejects backreferences and
+//! assertions) → regex-automata dense DFA read back as a *plain* automaton (`dfa.rs`; terminals
+//! with look-around go through `lookaround.rs` instead) → Hopcroft minimization with
+//! deterministic BFS numbering (`minimize.rs`) → [`TerminalDfa`]. The lexer (`lexer.rs`) is the product of the
 //! terminal DFAs, labelled with the winning terminal per state and minimized the same way.
 //!
 //! **Invariants** (of every [`TerminalDfa`] this stage returns, the lexer's included): state 0 is
@@ -15,7 +16,9 @@
 //! **Lexer tie-break** (the lexeme that ends at the lexer's current position is assigned to one
 //! terminal): among the terminals whose language contains the exact bytes read, the winner is the
 //! one with (1) the highest priority, then (2) [`TerminalKind::Literal`] before
-//! [`TerminalKind::Pattern`], then (3) the lowest [`TerminalId`] (declaration order). Maximal
+//! [`TerminalKind::Pattern`], then between patterns (3) the longer maximum lexeme and (4) the
+//! longer regex text as Lark writes it (Lark's own sort keys; see `lexer.rs`), then (5) the
+//! lowest [`TerminalId`] (declaration order). Maximal
 //! munch comes first and is not part of the label: a lexer stops at the *last* accepting state it
 //! passes ([`LexerDfa::longest_match`]), so a longer lexeme of a low-priority terminal beats a
 //! shorter lexeme of a high-priority one. Why: priority and kind are Lark's own ordering of
@@ -23,7 +26,8 @@
 //! pattern that also matches them without the grammar author writing priorities; declaration
 //! order is the last, always-decisive key, so the label is a total function of the grammar.
 //!
-//! Rejected with a located [`Diagnostic`]: look-around, backreferences, any assertion (`^`, `$`,
+//! Rejected with a located [`Diagnostic`]: nested look-around or more than 8 groups in one
+//! terminal, backreferences, any assertion (`^`, `$`,
 //! `\b`, `\A`, `\Z`, ...), a terminal matching the empty string or no string at all, DFAs over
 //! [`LexicalOptions::dfa_state_limit`] states (`terminal NAME: DFA exceeds N states (limit set by
 //! --dfa-state-limit)`), and invalid regexes. See `docs/internals-lexical.md`.
@@ -185,6 +189,19 @@ pub struct Lexical {
     /// `None` exactly for declared terminals.
     pub terminals: IdVec<TerminalId, Option<TerminalDfa>>,
     pub lexer: LexerDfa,
+    /// Pairs of pattern terminals where one wins a lexeme both match (see [`Shadowing`]).
+    pub shadowed: Vec<Shadowing>,
+}
+
+/// Two pattern terminals match the same lexeme and the tie-break gives it to `winner`: `loser`
+/// never gets such a lexeme, whatever the parser expects. (Lark's contextual lexer would give it
+/// to `loser` where the parser takes `loser` but not `winner`.) The first pair per `(winner,
+/// loser)`, with a shortest such lexeme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shadowing {
+    pub winner: TerminalId,
+    pub loser: TerminalId,
+    pub example: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -226,7 +243,7 @@ pub fn build(bnf: &Bnf, options: &LexicalOptions) -> Result<Lexical, Vec<Diagnos
     }
     let members = lexer::members(bnf, &terminals);
     match lexer::build_lexer(&members, options.dfa_state_limit) {
-        Ok(lexer) => Ok(Lexical { terminals, lexer }),
+        Ok((lexer, shadowed)) => Ok(Lexical { terminals, lexer, shadowed }),
         Err(e) => Err(vec![e.to_diagnostic()]),
     }
 }

@@ -1,0 +1,101 @@
+//! Lark dialect support end to end, through the real binary, on a grammar written the way Lark
+//! grammars are (`tests/lark/mini_python.lark`): look-around terminals, `_NL` with an ignored
+//! COMMENT inside, indentation, rule priorities, and `--prefer-shift`. (The check against Lark
+//! itself, with third-party grammars that are not committed, is in docs/grammars.md.)
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const GRAMMAR: &str = "compiler/tests/lark/mini_python.lark";
+
+fn syncodec(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_syncodec")).args(args).current_dir(workspace()).output().expect("run syncodec")
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn shift_reduce_conflicts_need_prefer_shift_and_priorities_settle_reduce_reduce() {
+    let strict = syncodec(&["check", GRAMMAR]);
+    assert_eq!(strict.status.code(), Some(1));
+    let err = text(&strict.stderr) + &text(&strict.stdout);
+    assert!(err.contains("error: shift/reduce conflict on \"+\""), "{err}");
+    assert!(!err.contains("reduce/reduce"), "rule priority 2 settles var/constant: {err}");
+    for lr in ["lr1", "lalr"] {
+        let lenient = syncodec(&["check", GRAMMAR, "--prefer-shift", "--lr", lr]);
+        let all = text(&lenient.stderr) + &text(&lenient.stdout);
+        assert_eq!(lenient.status.code(), Some(0), "{all}");
+        assert!(all.contains("warning: shift/reduce conflict on \"+\"") && all.contains("(resolved as shift: --prefer-shift)"), "{all}");
+        assert!(all.contains("indentation: yes"), "{all}");
+    }
+}
+
+#[test]
+fn parses_what_the_lark_terminals_mean() {
+    let accept: &[(&str, &str)] = &[
+        ("assign", "x = 1\n"),
+        ("comments", "def f(a, b):\n    # a comment line\n    return a + b  # trailing comment\n\n# last\n"),
+        ("branches", "if x:\n    pass\nelif y:\n    s = 'it\\'s'\nelse:\n    s = \"\"\n"),
+        ("empty and escaped strings", "s = ''; t = 'a\\\\'; u = \"\\\\\\\"\" + r'x'\n"),
+        ("two strings with an empty one first", "f('', 'a')\n"),
+        ("long strings", "d = '''doc\n  it's \"here\"\n'''\ne = \"\"\"x\\\"\"\"\"\n"),
+        ("numbers", "n = 0_0 + 1_000 + 0 + 7\n"),
+        ("soft keyword as a name", "match = 1\n"),
+        ("line continuation", "x = a + \\\n    b\n"),
+        ("no final newline", "x = 1"),
+    ];
+    let reject: &[(&str, &str)] = &[
+        ("leading zero (DEC_NUMBER's look-ahead)", "n = 01\n"),
+        ("unterminated string", "s = 'abc\n"),
+        ("an empty string does not swallow the next quote", "s = '' '\n"),
+        ("escaped closing quote", "s = 'abc\\'\n"),
+        ("missing indentation", "if x:\npass\n"),
+        ("bad parameter list", "def f(:\n    pass\n"),
+    ];
+    let dir = std::env::temp_dir().join(format!("syncodec-lark-dialect-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut paths = Vec::new();
+    for (i, (_, src)) in accept.iter().chain(reject).enumerate() {
+        let path = dir.join(format!("case{i:02}.py"));
+        std::fs::write(&path, src).unwrap();
+        paths.push(path.display().to_string());
+    }
+    let mut args = vec!["parse", GRAMMAR, "--prefer-shift", "--lr", "lalr"];
+    args.extend(paths.iter().map(String::as_str));
+    let out = syncodec(&args);
+    let stdout = text(&out.stdout);
+    let failed = |path: &str| stdout.lines().any(|l| l.starts_with("FAIL ") && l.contains(path));
+    for (i, (what, _)) in accept.iter().enumerate() {
+        assert!(!failed(&paths[i]), "should parse: {what}\n{stdout}");
+    }
+    for (j, (what, _)) in reject.iter().enumerate() {
+        assert!(failed(&paths[accept.len() + j]), "should fail: {what}\n{stdout}");
+    }
+    assert!(stdout.ends_with(&format!("parsed {}/{} files\n", accept.len(), paths.len())), "{stdout}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_grammar_that_needs_a_contextual_lexer_gets_a_warning() {
+    // Keys need a non-empty string, values allow an empty one: with Lark's contextual lexer a
+    // value `"a"` is a STR, here it is always a KEY (declared first, same length and width).
+    let grammar = "start: \"{\" KEY \":\" STR \"}\"\nKEY: /\"[^\"]+\"/\nSTR: /\"[^\"]*\"/\n%ignore \" \"\n";
+    let c = syncodec::compile_str("ctx.lark", grammar, &syncodec::CompileOptions::default());
+    assert!(c.is_ok());
+    let warning = c.diagnostics.iter().find(|d| d.message.contains("loses every lexeme")).expect("a shadowing warning");
+    assert!(warning.message.starts_with("terminal STR loses every lexeme it shares with KEY (e.g. \"\\\"\\0\\\"\")"), "{}", warning.message);
+    assert!(warning.help.as_deref().is_some_and(|h| h.contains("disjoint")));
+    // A priority only moves the problem to KEY; disjoint languages silence it.
+    let prio = grammar.replace("STR: ", "STR.2: ");
+    let c = syncodec::compile_str("ctx.lark", &prio, &syncodec::CompileOptions::default());
+    assert!(c.diagnostics.iter().any(|d| d.message.starts_with("terminal KEY loses every lexeme it shares with STR")));
+    let fixed = grammar.replace("STR \"}\"", "(KEY | EMPTY) \"}\"").replace("STR: /\"[^\"]*\"/", "EMPTY: /\"\"/");
+    let c = syncodec::compile_str("ctx.lark", &fixed, &syncodec::CompileOptions::default());
+    assert!(c.is_ok() && !c.diagnostics.iter().any(|d| d.message.contains("loses every lexeme")), "{fixed}");
+}
