@@ -23,7 +23,7 @@ use crate::error::OpenError;
 pub const MAGIC: [u8; 8] = *b"SYNCODEC";
 /// Bumped on every change of the header or the schema. Exists so that a mismatch is a clear
 /// error instead of a validation failure deep inside the payload.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// Size of the header; the payload starts here (a multiple of 16, as rkyv's alignment needs).
 pub const HEADER_LEN: usize = 128;
 

@@ -129,6 +129,9 @@ pub struct CompiledGrammar {
     pub indentation: Option<Indentation>,
     /// Present when the grammar has an `%auto_semicolon` statement (format version 2).
     pub auto_semicolon: Option<AutoSemicolon>,
+    /// Lex with only the terminals the parser can take next (plus ignored ones), as Lark's
+    /// contextual lexer does, instead of with `lexer` over every terminal (format version 5).
+    pub contextual_lexer: bool,
 }
 
 /// What kind of definition a terminal came from (drives the lexer's tie-break).
@@ -154,6 +157,10 @@ pub struct Terminal {
     pub kind: TerminalKind,
     /// Minimized DFA; `None` exactly for [`TerminalKind::Declared`].
     pub dfa: Option<Dfa>,
+    /// Position in the lexer's tie-break order (0 wins over every other terminal); the combined
+    /// lexer's labels follow it, and a contextual lexer uses it among the terminals it tries
+    /// (format version 5). `u32::MAX` for declared terminals.
+    pub rank: u32,
 }
 
 /// A byte-level DFA over equivalence classes of bytes.

@@ -61,6 +61,7 @@ pub fn compiled_grammar(compiled: &Compiled) -> CompiledGrammar {
             priority: def.priority,
             kind: def.kind,
             dfa: compiled.lexical.terminals.get(id).and_then(|d| d.as_ref()).map(dfa_to_schema),
+            rank: compiled.lexical.rank.get(id.as_usize()).copied().unwrap_or(u32::MAX),
         })
         .collect();
     let productions = bnf
@@ -112,6 +113,7 @@ pub fn compiled_grammar(compiled: &Compiled) -> CompiledGrammar {
             semicolon: semi.semicolon,
             triggers: semi.triggers.clone(),
         }),
+        contextual_lexer: compiled.contextual_lexer,
     }
 }
 

@@ -44,6 +44,9 @@ pub struct CompileOptions {
     pub lower: lower::LowerOptions,
     pub lexical: lexical::LexicalOptions,
     pub lr: lr::LrOptions,
+    /// Lex with only the terminals the parser can take next, as Lark's contextual lexer does
+    /// (recorded in the artifact; the runtime lexes accordingly).
+    pub contextual_lexer: bool,
 }
 
 /// A grammar that went through every stage.
@@ -56,6 +59,8 @@ pub struct Compiled {
     pub grammar_hash: [u8; 32],
     /// Extensions (without dot) of the files this grammar parses.
     pub file_extensions: Vec<String>,
+    /// See [`CompileOptions::contextual_lexer`].
+    pub contextual_lexer: bool,
 }
 
 /// Wall time spent per stage.
@@ -160,11 +165,13 @@ pub fn compile(mut sources: SourceMap, main: FileId, options: &CompileOptions) -
         }
     };
     diagnostics.extend(lr::conflict_diagnostics(&bnf, &tables, options.lr.prefer_shift));
-    diagnostics.extend(shadowing_warnings(&bnf, &lexical, &tables));
+    if !options.contextual_lexer {
+        diagnostics.extend(shadowing_warnings(&bnf, &lexical, &tables));
+    }
 
     let file_extensions = file_extensions(&sources, main, &bnf.name);
     let grammar_hash = grammar_hash(&sources, options);
-    let compiled = Compiled { bnf, lexical, lr: tables, grammar_hash, file_extensions };
+    let compiled = Compiled { bnf, lexical, lr: tables, grammar_hash, file_extensions, contextual_lexer: options.contextual_lexer };
     done(sources, diagnostics, Some(compiled), timings)
 }
 
@@ -209,6 +216,9 @@ fn grammar_hash(sources: &SourceMap, options: &CompileOptions) -> [u8; 32] {
     }
     h.update(options.lr.mode.as_str().as_bytes());
     h.update(options.lower.start.as_deref().unwrap_or("start").as_bytes());
+    if options.contextual_lexer {
+        h.update(b"contextual");
+    }
     *h.finalize().as_bytes()
 }
 
@@ -259,6 +269,9 @@ pub struct Summary {
     pub indentation: bool,
     /// `%auto_semicolon` is on (the text form prints a line only then).
     pub auto_semicolon: bool,
+    /// The contextual lexer is on (the text form prints a line only then).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub contextual_lexer: bool,
     pub file_extensions: Vec<String>,
 }
 
@@ -289,6 +302,7 @@ impl Summary {
             conflicts: compiled.lr.conflicts.len(),
             indentation: bnf.indentation.is_some(),
             auto_semicolon: bnf.auto_semicolon.is_some(),
+            contextual_lexer: compiled.contextual_lexer,
             file_extensions: compiled.file_extensions.clone(),
         }
     }
@@ -297,6 +311,7 @@ impl Summary {
     pub fn to_text(&self) -> String {
         let largest = self.largest_dfa.as_ref().map_or(String::new(), |(n, s)| format!("largest {n} {s}, "));
         let semicolons = if self.auto_semicolon { "semicolon insertion: yes\n" } else { "" };
+        let contextual = if self.contextual_lexer { "lexer: contextual\n" } else { "" };
         let text = format!(
             "grammar: {} (start rule `{}`, files .{})\nrules: {} ({} after lowering, {} productions)\nterminals: {} ({} ignored, {} declared)\ndfa states: {} ({}lexer {})\nlr states: {} ({})\nconflicts: {}\nindentation: {}\n",
             self.grammar,
@@ -316,6 +331,6 @@ impl Summary {
             self.conflicts,
             if self.indentation { "yes" } else { "no" },
         );
-        text + semicolons
+        text + semicolons + contextual
     }
 }

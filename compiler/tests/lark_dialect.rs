@@ -58,14 +58,8 @@ fn parses_what_the_lark_terminals_mean() {
         ("missing indentation", "if x:\npass\n"),
         ("bad parameter list", "def f(:\n    pass\n"),
     ];
-    let dir = std::env::temp_dir().join(format!("syncodec-lark-dialect-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut paths = Vec::new();
-    for (i, (_, src)) in accept.iter().chain(reject).enumerate() {
-        let path = dir.join(format!("case{i:02}.py"));
-        std::fs::write(&path, src).unwrap();
-        paths.push(path.display().to_string());
-    }
+    let sources: Vec<&str> = accept.iter().chain(reject).map(|(_, src)| *src).collect();
+    let (dir, paths) = write_cases("dialect", &sources, "py");
     let mut args = vec!["parse", GRAMMAR, "--prefer-shift", "--lr", "lalr"];
     args.extend(paths.iter().map(String::as_str));
     let out = syncodec(&args);
@@ -98,4 +92,60 @@ fn a_grammar_that_needs_a_contextual_lexer_gets_a_warning() {
     let fixed = grammar.replace("STR \"}\"", "(KEY | EMPTY) \"}\"").replace("STR: /\"[^\"]*\"/", "EMPTY: /\"\"/");
     let c = syncodec::compile_str("ctx.lark", &fixed, &syncodec::CompileOptions::default());
     assert!(c.is_ok() && !c.diagnostics.iter().any(|d| d.message.contains("loses every lexeme")), "{fixed}");
+}
+
+/// Writes `cases` into a fresh directory; returns their paths.
+fn write_cases(tag: &str, cases: &[&str], ext: &str) -> (PathBuf, Vec<String>) {
+    let dir = std::env::temp_dir().join(format!("syncodec-lark-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let paths = cases
+        .iter()
+        .enumerate()
+        .map(|(i, src)| {
+            let path = dir.join(format!("case{i:02}.{ext}"));
+            std::fs::write(&path, src).unwrap();
+            path.display().to_string()
+        })
+        .collect();
+    (dir, paths)
+}
+
+#[test]
+fn the_contextual_lexer_picks_what_the_parser_takes() {
+    // JSON whose keys are a terminal of their own, with the same language as string values.
+    let grammar = "tests/grammars/json_keys.lark";
+    let (dir, paths) = write_cases("ctx-json", &["{\"a\": \"b\", \"c\": [1, \"x\", {\"\": \"\"}]}", "{\"a\" \"b\"}"], "json");
+    let parse = |extra: &[&str]| {
+        let mut args = vec!["parse", grammar];
+        args.extend(extra);
+        args.extend(paths.iter().map(String::as_str));
+        text(&syncodec(&args).stdout)
+    };
+    let basic = parse(&[]);
+    assert!(basic.contains(&format!("FAIL {}:1:7: unexpected KEY", paths[0])), "{basic}");
+    let contextual = parse(&["--lexer", "contextual"]);
+    assert!(!contextual.contains(&format!("FAIL {}", paths[0])) && contextual.contains(&format!("FAIL {}", paths[1])), "{contextual}");
+    assert!(contextual.ends_with("parsed 1/2 files\n"), "{contextual}");
+    let check = syncodec(&["check", grammar, "--lexer", "contextual"]);
+    let all = text(&check.stdout) + &text(&check.stderr);
+    assert_eq!(check.status.code(), Some(0), "{all}");
+    assert!(all.contains("lexer: contextual\n") && !all.contains("loses every lexeme"), "{all}");
+    std::fs::remove_dir_all(&dir).ok();
+
+    // A keyword the parser cannot take is lexed as the name it also is (Lark's `_` wildcard).
+    let lark = std::env::temp_dir().join(format!("syncodec-lark-wild-{}.lark", std::process::id()));
+    std::fs::write(&lark, "start: stmt+\nstmt: NAME \"=\" NAME \";\" | \"case\" \"_\" \";\"\nNAME: /[a-z_]+/\n%ignore \" \"\n").unwrap();
+    let (dir, paths) = write_cases("ctx-wild", &["_ = x; case _;", "case x;"], "txt");
+    let lark_path = lark.display().to_string();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["parse", lark_path.as_str()];
+        args.extend(extra);
+        args.extend(paths.iter().map(String::as_str));
+        text(&syncodec(&args).stdout)
+    };
+    assert!(run(&[]).ends_with("parsed 0/2 files\n"), "{}", run(&[]));
+    let contextual = run(&["--lexer", "contextual"]);
+    assert!(contextual.ends_with("parsed 1/2 files\n") && contextual.contains(&format!("FAIL {}", paths[1])), "{contextual}");
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_file(&lark).ok();
 }

@@ -214,6 +214,64 @@ impl<'g> Lexer<'g> {
         }
     }
 
+    /// Whether the grammar asks for a contextual lexer (see [`Lexer::next_lexeme_among`]).
+    #[inline]
+    pub fn is_contextual(&self) -> bool {
+        self.grammar.contextual_lexer
+    }
+
+    /// The terminal's position in the tie-break order (0 wins over all others).
+    #[inline]
+    pub fn rank(&self, terminal: TerminalId) -> u32 {
+        self.grammar.terminals.get(terminal.as_usize()).map_or(u32::MAX, |t| t.rank.to_native())
+    }
+
+    /// Of the `(terminal, state)` candidates, the one whose lexeme may end where they are: an
+    /// accepting one of lowest rank.
+    pub fn winner(&self, cands: &[(TerminalId, DfaStateId)]) -> Option<TerminalId> {
+        cands
+            .iter()
+            .filter(|(t, q)| self.terminal_dfa(*t).is_some_and(|d| d.is_accepting(*q)))
+            .min_by_key(|(t, _)| (self.rank(*t), t.raw()))
+            .map(|(t, _)| *t)
+    }
+
+    /// The longest lexeme starting at `start` among the terminals `allowed` admits, the winner
+    /// being the lowest rank among those that match it: Lark's *contextual* lexer, where
+    /// `allowed` is what the parser can take next plus the ignored terminals. `Ok(None)` at the
+    /// end of the text; a [`LexError`] at `start` when no allowed terminal matches.
+    pub fn next_lexeme_among(&self, text: &[u8], start: usize, allowed: &dyn Fn(TerminalId) -> bool) -> Result<Option<Lexeme>, LexError> {
+        let Some(rest) = text.get(start..) else { return Err(LexError { offset: start }) };
+        if rest.is_empty() {
+            return Ok(None);
+        }
+        let mut cands: Vec<(TerminalId, DfaStateId)> = (0..self.grammar.terminals.len() as u32)
+            .map(TerminalId::from_raw)
+            .filter(|&t| allowed(t))
+            .filter_map(|t| self.terminal_dfa(t).map(|d| (t, d.start())))
+            .collect();
+        let mut best: Option<(TerminalId, usize)> = None;
+        for (i, &b) in rest.iter().enumerate() {
+            cands.retain_mut(|(t, q)| match self.terminal_dfa(*t) {
+                Some(d) => {
+                    *q = d.step(*q, b);
+                    d.is_live(*q)
+                }
+                None => false,
+            });
+            if cands.is_empty() {
+                break;
+            }
+            if let Some(w) = self.winner(&cands) {
+                best = Some((w, start + i + 1));
+            }
+        }
+        match best {
+            Some((terminal, end)) => Ok(Some(Lexeme { terminal, start, end })),
+            None => Err(LexError { offset: start }),
+        }
+    }
+
     /// The lexemes of `text` that the parser sees (ignored terminals skipped), from byte `start`.
     pub fn lexemes<'t>(&self, text: &'t [u8], start: usize) -> Lexemes<'_, 'g, 't> {
         Lexemes { lexer: self, text, pos: start, failed: false }

@@ -390,20 +390,77 @@ fn feed_error(parser: &Parser<'_>, lexeme: Lexeme, text: &[u8], error: FeedError
     ParseError::new(text, lexeme.start, kind)
 }
 
+/// The non-ignored terminals a lexeme starting at `at` may be, given the parser and the layout
+/// stage (indentation or semicolon insertion) in front of it: `set(t, true)` adds `t`,
+/// `set(t, false)` removes it. The caller adds the ignored terminals. With indentation, the
+/// pending indentation is applied first (as it will be before that lexeme), a newline counts
+/// when the parser takes one or brackets are open (where it is dropped); with semicolon
+/// insertion a newline counts when it is dropped or becomes an acceptable semicolon.
+pub(crate) fn layout_lookahead(
+    parser: &Parser<'_>,
+    indenter: Option<&Indenter>,
+    semicolons: Option<&SemicolonInserter>,
+    text: &[u8],
+    at: usize,
+    set: &mut dyn FnMut(TerminalId, bool),
+) {
+    match (indenter, semicolons) {
+        (Some(ind), _) => {
+            let newline = ind.newline();
+            let (mut f, mut g) = (parser.clone(), ind.clone());
+            let mut queue = Vec::new();
+            if g.prepare(text, at, &mut queue).is_ok() && queue.iter().all(|l| f.feed(l.terminal).is_ok()) {
+                f.acceptable_terminals().for_each(|t| set(t, true));
+            }
+            set(newline, ind.bracket_depth() > 0 || parser.can_feed(newline));
+        }
+        (None, Some(semi)) => {
+            parser.acceptable_terminals().for_each(|t| set(t, true));
+            if !semi.semicolon_pending() || parser.can_feed(semi.semicolon()) {
+                set(semi.newline(), true);
+            }
+        }
+        (None, None) => parser.acceptable_terminals().for_each(|t| set(t, true)),
+    }
+}
+
 /// Lexes, indents (when the grammar has indentation) or inserts semicolons (with
 /// `%auto_semicolon`) and parses `text`; `Ok` when it is a
-/// complete program. The error is the first problem found, with its position.
+/// complete program. The error is the first problem found, with its position. A grammar built
+/// with the contextual lexer lexes each lexeme among the terminals the parser can take there
+/// ([`layout_lookahead`] plus the ignored terminals).
 pub fn parse(grammar: &ArchivedCompiledGrammar, text: &[u8]) -> Result<(), ParseError> {
     let lexer = Lexer::new(grammar);
     let mut parser = Parser::new(grammar);
     let mut indenter = grammar.indentation.as_ref().map(Indenter::new);
     let mut semicolons = grammar.auto_semicolon.as_ref().map(SemicolonInserter::new);
     let mut queue: Vec<Lexeme> = Vec::new();
-    for next in lexer.lexemes(text, 0) {
-        let lexeme = next.map_err(|e| {
-            let snippet = escape(text.get(e.offset..).unwrap_or(&[]), 16);
-            ParseError::new(text, e.offset, ParseErrorKind::NoTerminal { snippet })
-        })?;
+    let n_terminals = grammar.terminals.len();
+    let mut pos = 0;
+    loop {
+        let next = if lexer.is_contextual() {
+            let mut allowed: Vec<bool> = (0..n_terminals as u32).map(|t| lexer.is_ignored(TerminalId::from_raw(t))).collect();
+            layout_lookahead(&parser, indenter.as_ref(), semicolons.as_ref(), text, pos, &mut |t, on| {
+                if let Some(slot) = allowed.get_mut(t.as_usize()) {
+                    *slot = on;
+                }
+            });
+            lexer.next_lexeme_among(text, pos, &|t| allowed.get(t.as_usize()).copied().unwrap_or(false))
+        } else {
+            lexer.next_lexeme(text, pos)
+        };
+        let lexeme = match next {
+            Ok(None) => break,
+            Ok(Some(lexeme)) => lexeme,
+            Err(e) => {
+                let snippet = escape(text.get(e.offset..).unwrap_or(&[]), 16);
+                return Err(ParseError::new(text, e.offset, ParseErrorKind::NoTerminal { snippet }));
+            }
+        };
+        pos = lexeme.end;
+        if lexer.is_ignored(lexeme.terminal) {
+            continue;
+        }
         match (indenter.as_mut(), semicolons.as_mut()) {
             (Some(indenter), _) => indenter.push(lexeme, text, &mut queue).map_err(|e| ParseError::new(text, e.offset, ParseErrorKind::Indentation(e)))?,
             (None, Some(semicolons)) => semicolons.push(lexeme, &mut queue),

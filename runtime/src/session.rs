@@ -99,10 +99,6 @@ impl TermSet {
             *w &= !(1 << (t.as_usize() & 63));
         }
     }
-    #[cfg(test)]
-    fn contains(&self, t: TerminalId) -> bool {
-        self.0.get(t.as_usize() >> 6).is_some_and(|w| w >> (t.as_usize() & 63) & 1 == 1)
-    }
     fn fill(&mut self, n: usize) {
         for t in 0..n {
             self.insert(TerminalId::from_raw(t as u32));
@@ -178,6 +174,8 @@ struct Core<'a> {
     n_terminals: usize,
     vocab: Vocab<'a>,
     store: MaskStore<'a>,
+    /// The grammar asks for a contextual lexer: candidates decide lexeme ends and winners.
+    contextual: bool,
 }
 
 impl<'a> Core<'a> {
@@ -199,6 +197,7 @@ impl<'a> Core<'a> {
             n_terminals,
             store: MaskStore::new(m, &vocab),
             vocab,
+            contextual: grammar.contextual_lexer,
         })
     }
 
@@ -227,6 +226,16 @@ impl<'a> Core<'a> {
 
     fn dfa(&self, t: TerminalId) -> Option<&TerminalDfa<'a>> {
         self.dfas.get(t.as_usize())?.as_ref()
+    }
+
+    /// The terminal a lexeme of `h` would be if it ended where `h` is: the combined lexer's
+    /// label, or with the contextual lexer the best of the candidates.
+    fn accepts(&self, h: &Hyp<'_>) -> Option<TerminalId> {
+        if self.contextual {
+            self.lexer.winner(&h.cands)
+        } else {
+            self.lexer.accepts(h.lex)
+        }
     }
 
     /// Terminals with a non-error action in the parser's top state.
@@ -296,33 +305,18 @@ impl<'g> Front<'g> {
     /// The lexeme terminals that may come next, for a lexeme starting at byte `at`.
     fn lookahead(&self, core: &Core<'_>, text: &[u8], at: usize) -> TermSet {
         let mut set = core.ignore.clone();
-        match &self.layout {
-            Layout::Plain => core.row(&self.parser, &mut set),
-            Layout::Semi(semi) => {
-                core.row(&self.parser, &mut set);
-                // A newline is dropped, or becomes a semicolon after a trigger.
-                if !semi.semicolon_pending() || self.parser.can_feed(semi.semicolon()) {
-                    set.insert(semi.newline());
-                }
+        let (indenter, semicolons) = match &self.layout {
+            Layout::Plain => (None, None),
+            Layout::Indent(ind) => (Some(ind), None),
+            Layout::Semi(semi) => (None, Some(semi)),
+        };
+        crate::parser::layout_lookahead(&self.parser, indenter, semicolons, text, at, &mut |t, on| {
+            if on {
+                set.insert(t)
+            } else {
+                set.remove(t)
             }
-            Layout::Indent(ind) => {
-                let newline = ind.newline();
-                let mut f = self.clone();
-                let mut queue = Vec::new();
-                if let Layout::Indent(find) = &mut f.layout {
-                    if find.prepare(text, at, &mut queue).is_ok() && queue.iter().all(|l| f.parser.feed(l.terminal).is_ok()) {
-                        core.row(&f.parser, &mut set);
-                    }
-                }
-                // A newline meets the parser before the pending indentation is applied; inside
-                // brackets it is dropped.
-                if ind.bracket_depth() > 0 || self.parser.can_feed(newline) {
-                    set.insert(newline);
-                } else {
-                    set.remove(newline);
-                }
-            }
-        }
+        });
         set
     }
 
@@ -437,20 +431,17 @@ impl<'g> State<'g> {
         }
     }
 
-    /// Steps one hypothesis's unfinished lexeme over byte `b`; `false` when the lexer dies.
+    /// Steps one hypothesis's unfinished lexeme over byte `b`; `false` when the lexer dies
+    /// (with the contextual lexer: when no candidate is left).
     fn step_straddle(core: &Core<'g>, h: &mut Hyp<'g>, b: u8) -> bool {
-        h.lex = core.lexer.step(h.lex, b);
-        if Lexer::is_dead(h.lex) {
-            return false;
-        }
-        h.cands.retain_mut(|(t, q)| match core.dfa(*t) {
-            Some(d) => {
-                *q = d.step(*q, b);
-                d.is_live(*q)
+        if !core.contextual {
+            h.lex = core.lexer.step(h.lex, b);
+            if Lexer::is_dead(h.lex) {
+                return false;
             }
-            None => false,
-        });
-        true
+        }
+        step_cands(core, &mut h.cands, b);
+        !core.contextual || !h.cands.is_empty()
     }
 
     fn step(&mut self, core: &Core<'g>, text: &[u8], i: usize) {
@@ -458,9 +449,17 @@ impl<'g> State<'g> {
         let mut out: Vec<Hyp<'g>> = Vec::with_capacity(self.hyps.len() + 1);
         let mut accepted: Vec<u32> = Vec::new();
         for mut h in std::mem::take(&mut self.hyps) {
-            let was = if i > h.start { core.lexer.accepts(h.lex) } else { None };
-            let next = core.lexer.step(h.lex, b);
-            if Lexer::is_dead(next) {
+            let was = if i > h.start { core.accepts(&h) } else { None };
+            // Where the lexer is after `b`: dead, or whether a lexeme may end there.
+            let (dead, next_accepts) = if core.contextual {
+                let mut cands = h.cands.clone();
+                step_cands(core, &mut cands, b);
+                (cands.is_empty(), core.lexer.winner(&cands))
+            } else {
+                let next = core.lexer.step(h.lex, b);
+                (Lexer::is_dead(next), core.lexer.accepts(next))
+            };
+            if dead {
                 if let Some(w) = was {
                     // Maximal munch: the lexeme [start, i) is final. Commit it and restart at i.
                     let mut front = h.front;
@@ -469,7 +468,7 @@ impl<'g> State<'g> {
                     }
                     if let Some(mut nh) = self.open(core, front, i, text, h.guards) {
                         if Self::step_straddle(core, &mut nh, b) {
-                            if core.lexer.accepts(nh.lex).is_some() {
+                            if core.accepts(&nh).is_some() {
                                 accepted.push(nh.id);
                             }
                             out.push(nh);
@@ -479,7 +478,7 @@ impl<'g> State<'g> {
                 continue;
             }
             if let Some(w) = was {
-                if core.lexer.accepts(next).is_none() && !h.cands.is_empty() {
+                if next_accepts.is_none() && !h.cands.is_empty() {
                     // Leaving an accepting state: the lexeme may also end at i.
                     let mut front = h.front.clone();
                     if front.push(core, Lexeme { terminal: w, start: h.start, end: i }, text) {
@@ -494,7 +493,7 @@ impl<'g> State<'g> {
                 }
             }
             Self::step_straddle(core, &mut h, b);
-            if core.lexer.accepts(h.lex).is_some() {
+            if core.accepts(&h).is_some() {
                 accepted.push(h.id);
             }
             out.push(h);
@@ -517,11 +516,22 @@ impl<'g> State<'g> {
             if h.cands.is_empty() {
                 return false;
             }
-            let Some(w) = core.lexer.accepts(h.lex) else { return false };
+            let Some(w) = core.accepts(h) else { return false };
             let mut front = h.front.clone();
             front.push(core, Lexeme { terminal: w, start: h.start, end: text.len() }, text) && front.can_finish(text.len())
         })
     }
+}
+
+/// Steps every candidate over `b`, dropping those that can no longer reach a lexeme.
+fn step_cands(core: &Core<'_>, cands: &mut Vec<(TerminalId, DfaStateId)>, b: u8) {
+    cands.retain_mut(|(t, q)| match core.dfa(*t) {
+        Some(d) => {
+            *q = d.step(*q, b);
+            d.is_live(*q)
+        }
+        None => false,
+    });
 }
 
 /// One generation's constraint state; see the module docs.

@@ -86,12 +86,12 @@ const LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
 const DIGITS: &[u8] = b"0123456789";
 
 pub fn terminals() -> Vec<Terminal> {
-    let pattern = |name: &str, dfa: Dfa| Terminal { name: name.into(), display: name.into(), priority: 0, kind: TerminalKind::Pattern, dfa: Some(dfa) };
-    let lit = |name: &str, text: &str| Terminal { name: name.into(), display: format!("\"{text}\""), priority: 0, kind: TerminalKind::Literal, dfa: Some(literal(text.as_bytes())) };
-    let declared = |name: &str| Terminal { name: name.into(), display: name.into(), priority: 0, kind: TerminalKind::Declared, dfa: None };
+    let pattern = |name: &str, dfa: Dfa| Terminal { name: name.into(), display: name.into(), priority: 0, kind: TerminalKind::Pattern, dfa: Some(dfa), rank: 0 };
+    let lit = |name: &str, text: &str| Terminal { name: name.into(), display: format!("\"{text}\""), priority: 0, kind: TerminalKind::Literal, dfa: Some(literal(text.as_bytes())), rank: 0 };
+    let declared = |name: &str| Terminal { name: name.into(), display: name.into(), priority: 0, kind: TerminalKind::Declared, dfa: None, rank: u32::MAX };
     // _NL: (\r?\n[ \t]*)+ ; states 1 start, 2 after \r, 3 accepting.
     let newline = dfa(4, &[(1, b"\r", 2), (1, b"\n", 3), (2, b"\n", 3), (3, b" \t", 3), (3, b"\r", 2), (3, b"\n", 3)], &[3]);
-    vec![
+    let mut all = vec![
         pattern("NAME", plus(LOWER)),
         pattern("NUMBER", plus(DIGITS)),
         lit("EQUAL", "="),
@@ -106,7 +106,14 @@ pub fn terminals() -> Vec<Terminal> {
         pattern("_NL", newline),
         declared("_INDENT"),
         declared("_DEDENT"),
-    ]
+    ];
+    // The lexer's tie-break order (see `lexer` below): priority, literal before pattern, id.
+    let mut order: Vec<usize> = (0..all.len()).filter(|&i| all[i].dfa.is_some()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(all[i].priority), all[i].kind != TerminalKind::Literal, i));
+    for (rank, &i) in order.iter().enumerate() {
+        all[i].rank = rank as u32;
+    }
+    all
 }
 
 fn step(dfa: &Dfa, state: u32, byte: u8) -> u32 {
@@ -333,6 +340,7 @@ pub fn grammar(name: &str, rules: &[(&str, &[&str])], indentation: bool) -> Comp
         lr,
         indentation,
         auto_semicolon: None,
+        contextual_lexer: false,
     }
 }
 

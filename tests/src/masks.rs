@@ -57,10 +57,19 @@ pub fn artifact(grammar: &str, tokenizer: &Path) -> Arc<Artifact> {
     }))
 }
 
-/// The bytes of the artifact of `grammars/{grammar}.ebnf` built with `tokenizer`.
+/// The bytes of the artifact of `grammars/{grammar}.ebnf` built with `tokenizer`. A name
+/// `contextual:NAME` is the test grammar `tests/grammars/NAME.lark` built with the contextual
+/// lexer.
 pub fn build_bytes(grammar: &str, tokenizer: &Path) -> Vec<u8> {
-    let path = workspace_root().join(format!("grammars/{grammar}.ebnf"));
-    let compilation = syncodec::compile_path(&path, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
+    let mut options = syncodec::CompileOptions::default();
+    let path = match grammar.strip_prefix("contextual:") {
+        Some(name) => {
+            options.contextual_lexer = true;
+            workspace_root().join(format!("tests/grammars/{name}.lark"))
+        }
+        None => workspace_root().join(format!("grammars/{grammar}.ebnf")),
+    };
+    let compilation = syncodec::compile_path(&path, &options).unwrap_or_else(|e| panic!("{e}"));
     let messages: Vec<String> = compilation.diagnostics.iter().map(|d| d.message.clone()).collect();
     let compiled = compilation.ok().unwrap_or_else(|| panic!("{grammar}.ebnf does not compile: {messages:?}"));
     let vocab = syncodec::vocab::load(tokenizer, &VocabOptions::default()).unwrap_or_else(|e| panic!("{e}"));

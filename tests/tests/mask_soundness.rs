@@ -192,6 +192,14 @@ fn json_teacher_forcing_is_sound() {
     teacher_forcing("json", &files);
 }
 
+/// JSON whose object keys are a terminal of their own (`tests/grammars/json_keys.lark`), built
+/// with the contextual lexer: the lexer must pick KEY or STRING by what the parser takes.
+#[test]
+fn contextual_lexer_teacher_forcing_is_sound() {
+    let Some(files) = json_files() else { return };
+    teacher_forcing("contextual:json_keys", &files);
+}
+
 #[test]
 fn python_teacher_forcing_is_sound() {
     let Some(files) = python_files() else { return };
@@ -258,6 +266,14 @@ fn json_audit_has_no_false_rejection() {
     let mut sized: Vec<(u64, PathBuf)> = files.iter().filter_map(|f| Some((std::fs::metadata(f).ok()?.len(), f.clone()))).collect();
     sized.sort();
     audit_grammar("json", &sized.iter().rev().take(2).map(|(_, f)| f.clone()).collect::<Vec<_>>());
+}
+
+#[test]
+fn contextual_lexer_audit_has_no_false_rejection() {
+    let Some(files) = json_files() else { return };
+    let mut sized: Vec<(u64, PathBuf)> = files.iter().filter_map(|f| Some((std::fs::metadata(f).ok()?.len(), f.clone()))).collect();
+    sized.sort();
+    audit_grammar("contextual:json_keys", &sized.iter().rev().take(2).map(|(_, f)| f.clone()).collect::<Vec<_>>());
 }
 
 #[test]
@@ -524,6 +540,11 @@ fn go_reference(gofmt: &Path, texts: &[Vec<u8>]) -> Vec<Result<(), String>> {
 #[test]
 fn json_random_generation_parses() {
     generate("json", 40, &json_reference, &[]);
+}
+
+#[test]
+fn contextual_lexer_random_generation_parses() {
+    generate("contextual:json_keys", 40, &json_reference, &[]);
 }
 
 #[test]

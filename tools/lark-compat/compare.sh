@@ -15,7 +15,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 nl_arg=(); [ "$nl" != - ] && nl_arg=(--nl "$nl")
 python3 "$here/lark_verdicts.py" "$grammar" --start "$start" "${nl_arg[@]}" --lexer "$lexer" < "$list" > "$work/lark.txt"
-xargs -d '\n' "$root/target/release/syncodec" parse "$grammar" --start "$start" --prefer-shift --lr lalr < "$list" > "$work/ours.txt" 2>/dev/null || true
+xargs -d '\n' "$root/target/release/syncodec" parse "$grammar" --start "$start" --prefer-shift --lr lalr ${SYNCODEC_ARGS:-} < "$list" > "$work/ours.txt" 2>/dev/null || true
 python3 - "$work/lark.txt" "$work/ours.txt" <<'PY'
 import sys
 lark = {}

@@ -60,6 +60,17 @@ pub struct CompileArgs {
     /// parser does by default (reduce/reduce conflicts stay errors).
     #[arg(long)]
     pub prefer_shift: bool,
+    /// `basic`: one lexer over every terminal; `contextual`: only the terminals the parser can
+    /// take next (plus ignored ones) are tried, as Lark's default LALR lexer does.
+    #[arg(long, value_enum, default_value_t = LexerArg::Basic)]
+    pub lexer: LexerArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum LexerArg {
+    #[default]
+    Basic,
+    Contextual,
 }
 
 impl CompileArgs {
@@ -68,6 +79,7 @@ impl CompileArgs {
         options.lower.start = self.start.clone();
         options.lexical.dfa_state_limit = self.dfa_state_limit;
         options.lr.prefer_shift = self.prefer_shift;
+        options.contextual_lexer = self.lexer == LexerArg::Contextual;
         options.lr.mode = match self.lr {
             LrArg::Lr1 => crate::lr::LrMode::Lr1,
             LrArg::Lalr => crate::lr::LrMode::Lalr,

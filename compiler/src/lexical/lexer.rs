@@ -47,6 +47,20 @@ pub(crate) fn members<'a>(bnf: &'a Bnf, dfas: &'a IdVec<TerminalId, Option<Termi
         .collect()
 }
 
+/// Per terminal id, the position of its rank among `members` (0 = wins over all); `u32::MAX` for
+/// terminals without a DFA.
+pub(crate) fn rank_positions(members: &[Member<'_>], n_terminals: usize) -> Vec<u32> {
+    let mut sorted: Vec<&Member<'_>> = members.iter().collect();
+    sorted.sort_by_key(|m| m.rank);
+    let mut out = vec![u32::MAX; n_terminals];
+    for (position, m) in sorted.iter().enumerate() {
+        if let Some(slot) = out.get_mut(m.rank.4.as_usize()) {
+            *slot = position as u32;
+        }
+    }
+    out
+}
+
 /// The length of the regex Lark builds for a terminal from its definition (Lark's
 /// `TerminalTreeToPattern`): literals are `re.escape`d, an alternation is `(?:a|b)`, a repetition
 /// `(?:x)*`, a range `[a-z]`, and a regex with flags is wrapped in `(?flags:...)`. Lark breaks

@@ -191,6 +191,9 @@ pub struct Lexical {
     pub lexer: LexerDfa,
     /// Pairs of pattern terminals where one wins a lexeme both match (see [`Shadowing`]).
     pub shadowed: Vec<Shadowing>,
+    /// Per terminal id: its position in the tie-break order (0 wins over all others), as the
+    /// lexer labels use it; `u32::MAX` for declared terminals.
+    pub rank: Vec<u32>,
 }
 
 /// Two pattern terminals match the same lexeme and the tie-break gives it to `winner`: `loser`
@@ -242,8 +245,9 @@ pub fn build(bnf: &Bnf, options: &LexicalOptions) -> Result<Lexical, Vec<Diagnos
         return Err(errors);
     }
     let members = lexer::members(bnf, &terminals);
+    let rank = lexer::rank_positions(&members, bnf.terminals.len());
     match lexer::build_lexer(&members, options.dfa_state_limit) {
-        Ok((lexer, shadowed)) => Ok(Lexical { terminals, lexer, shadowed }),
+        Ok((lexer, shadowed)) => Ok(Lexical { terminals, lexer, shadowed, rank }),
         Err(e) => Err(vec![e.to_diagnostic()]),
     }
 }
