@@ -450,11 +450,15 @@ impl<'g> State<'g> {
         let mut accepted: Vec<u32> = Vec::new();
         for mut h in std::mem::take(&mut self.hyps) {
             let was = if i > h.start { core.accepts(&h) } else { None };
-            // Where the lexer is after `b`: dead, or whether a lexeme may end there.
+            // Where the lexer is after `b`: dead, or whether a lexeme may end there. (With the
+            // contextual lexer the stepped candidates are kept for the hypothesis itself.)
+            let mut stepped = None;
             let (dead, next_accepts) = if core.contextual {
                 let mut cands = h.cands.clone();
                 step_cands(core, &mut cands, b);
-                (cands.is_empty(), core.lexer.winner(&cands))
+                let verdict = (cands.is_empty(), core.lexer.winner(&cands));
+                stepped = Some(cands);
+                verdict
             } else {
                 let next = core.lexer.step(h.lex, b);
                 (Lexer::is_dead(next), core.lexer.accepts(next))
@@ -492,7 +496,12 @@ impl<'g> State<'g> {
                     }
                 }
             }
-            Self::step_straddle(core, &mut h, b);
+            match stepped {
+                Some(cands) => h.cands = cands,
+                None => {
+                    Self::step_straddle(core, &mut h, b);
+                }
+            }
             if core.accepts(&h).is_some() {
                 accepted.push(h.id);
             }
