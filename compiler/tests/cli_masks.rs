@@ -6,8 +6,7 @@
 //! grammars/json.ebnf; the artifact is built once per test process with `syncodec build
 //! --tokenizer`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Arc, OnceLock};
 
 use syncodec_artifacts::header::{checksum, Header};
@@ -15,17 +14,8 @@ use syncodec_artifacts::{AlignedBytes, HEADER_LEN};
 use syncodec_runtime::artifact::Artifact;
 use syncodec_runtime::session::{MaskCache, Session, SessionOptions};
 
-fn syncodec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_syncodec")).args(args).current_dir(workspace()).output().expect("run syncodec")
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod common;
+use common::{syncodec, text, workspace};
 
 fn tokenizer() -> String {
     workspace().join("tokenizers/syncodec-bpe.json").display().to_string()

@@ -3,22 +3,12 @@
 //! COMMENT inside, indentation, rule priorities, and `--prefer-shift`. (The check against Lark
 //! itself, with third-party grammars that are not committed, is in docs/grammars.md.)
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
 const GRAMMAR: &str = "compiler/tests/lark/mini_python.lark";
 
-fn syncodec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_syncodec")).args(args).current_dir(workspace()).output().expect("run syncodec")
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod common;
+use common::{syncodec, text};
 
 #[test]
 fn shift_reduce_conflicts_need_prefer_shift_and_priorities_settle_reduce_reduce() {
