@@ -111,8 +111,8 @@ fn nfa_next(nfa: &NFA, sid: u32, byte: u8) -> Option<u32> {
 
 /// The plain automaton of the marked terminal `nfa` under `looks` (see the module doc), or
 /// `None` when it would exceed `max_states` states. With `leftmost_first` (a terminal with a
-/// lazy repetition), threads of lower priority than a thread that has matched with no pending
-/// check are dropped, as a backtracking engine would never try them.
+/// lazy repetition), a match outranks the threads of lower priority as [`Ctx::closure`]
+/// describes, as a backtracking engine would never try them.
 pub(crate) fn resolve(nfa: &NFA, looks: &[Look<'_>], leftmost_first: bool, max_states: usize) -> Option<Automaton> {
     // Byte classes of the result: bytes that every automaton involved treats alike. Bytes from
     // 0xF8 up (the markers, and never UTF-8) form one class that always leads to the dead state.
