@@ -450,15 +450,12 @@ impl<'g> State<'g> {
         let mut accepted: Vec<u32> = Vec::new();
         for mut h in std::mem::take(&mut self.hyps) {
             let was = if i > h.start { core.accepts(&h) } else { None };
-            // Where the lexer is after `b`: dead, or whether a lexeme may end there. (With the
-            // contextual lexer the stepped candidates are kept for the hypothesis itself.)
-            let mut stepped = None;
+            // Where the lexer is after `b`: dead, or whether a lexeme may end there. The
+            // contextual lexer is the candidates themselves, stepped here once.
+            let had_cands = !h.cands.is_empty();
             let (dead, next_accepts) = if core.contextual {
-                let mut cands = h.cands.clone();
-                step_cands(core, &mut cands, b);
-                let verdict = (cands.is_empty(), core.lexer.winner(&cands));
-                stepped = Some(cands);
-                verdict
+                step_cands(core, &mut h.cands, b);
+                (h.cands.is_empty(), core.lexer.winner(&h.cands))
             } else {
                 let next = core.lexer.step(h.lex, b);
                 (Lexer::is_dead(next), core.lexer.accepts(next))
@@ -482,7 +479,7 @@ impl<'g> State<'g> {
                 continue;
             }
             if let Some(w) = was {
-                if next_accepts.is_none() && !h.cands.is_empty() {
+                if next_accepts.is_none() && had_cands {
                     // Leaving an accepting state: the lexeme may also end at i.
                     let mut front = h.front.clone();
                     if front.push(core, Lexeme { terminal: w, start: h.start, end: i }, text) {
@@ -496,11 +493,8 @@ impl<'g> State<'g> {
                     }
                 }
             }
-            match stepped {
-                Some(cands) => h.cands = cands,
-                None => {
-                    Self::step_straddle(core, &mut h, b);
-                }
+            if !core.contextual {
+                Self::step_straddle(core, &mut h, b);
             }
             if core.accepts(&h).is_some() {
                 accepted.push(h.id);
