@@ -5,6 +5,8 @@
 //! structural validation (bounds, alignment, ownership), then the semantic invariants of the
 //! tables ([`validate`]), and hands out a zero-copy reference into the caller's bytes.
 //!
+//! [`bits`] holds the id sets and the token bitmask row layout every crate shares.
+//!
 //! [`pack`] wraps a whole artifact in one zstd frame for shipping and unpacks it (bounded) into
 //! [`AlignedBytes`].
 //!
@@ -12,6 +14,7 @@
 //! [`split`] and [`access`]. **Invariant:** they never panic and never cause UB for any input; every
 //! malformed file is an [`OpenError`].
 
+pub mod bits;
 pub mod error;
 pub mod header;
 pub mod ids;
