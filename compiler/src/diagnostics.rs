@@ -2,7 +2,8 @@
 //!
 //! Stages return data, never strings: a [`Diagnostic`] has a severity, a primary [`Span`]
 //! (byte range in a [`SourceMap`] file), labels, notes and a help line. Line and column are
-//! computed on demand from the source text. Only `cli/` renders diagnostics.
+//! computed on demand from the source text. The compiler never renders them: the CLI crate does
+//! (with snippets), and [`crate::Compilation::error_lines`] gives one plain line per error.
 
 use std::fmt;
 

@@ -2,9 +2,12 @@
 //! LR(1) tables, written as one artifact that the runtime serves masks from.
 //!
 //! [`compile`] reads as the list of stage calls: `lower::lower_file` (parse + lower) →
-//! `lexical::build` → `lr::build` → `emit`. With a tokenizer, `vocab::load` and `mask::build`
-//! (the DFA mask store) run between `lr` and `emit` (see `cli::commands::build`). Each stage has one entry function, one output type
-//! and reports problems as located [`diagnostics::Diagnostic`]s; only `cli` renders them.
+//! `lexical::build` → `lr::build`; [`build_artifact`] runs the rest with a vocabulary
+//! (`vocab::load`): `mask::build` (the DFA mask store) → `emit`. Each stage has one entry
+//! function and one output type. The grammar stages (lower, lexical, LR conflicts) report
+//! problems as located [`diagnostics::Diagnostic`]s; the later stages fail with typed errors
+//! ([`BuildError`] joins them). This library never prints: the `syncodec` binary (crate
+//! `syncodec-cli`) renders diagnostics and drives the commands.
 //!
 //! # Glossary
 //! - **terminal**: a lexical category of the grammar (`NAME`, `"if"`), id [`TerminalId`]. Never a
@@ -23,7 +26,7 @@
 //! [`RuleId`]: syncodec_artifacts::ids::RuleId
 //! [`ProductionId`]: syncodec_artifacts::ids::ProductionId
 
-pub mod cli;
+mod build;
 pub mod diagnostics;
 pub mod emit;
 pub mod grammar;
@@ -36,6 +39,7 @@ pub mod vocab;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+pub use build::{build_artifact, build_files, BuildError, BuildTimings, Built};
 use diagnostics::{Diagnostic, FileId, SourceMap};
 
 /// Options for [`compile`].
@@ -92,6 +96,19 @@ impl Compilation {
     /// True when every stage ran and no diagnostic is an error.
     pub fn is_ok(&self) -> bool {
         self.compiled.is_some() && !diagnostics::has_errors(&self.diagnostics)
+    }
+
+    /// Every error diagnostic as one line, `file:line:col: message` (unlocated ones without the
+    /// place), for callers that do not render snippets.
+    pub fn error_lines(&self) -> Vec<String> {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| match d.span {
+                Some(span) => format!("{}: {}", self.sources.location(span), d.message),
+                None => d.message.clone(),
+            })
+            .collect()
     }
 
     /// The compiled grammar if [`Compilation::is_ok`].

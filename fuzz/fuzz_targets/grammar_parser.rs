@@ -11,6 +11,6 @@ fuzz_target!(|data: &[u8]| {
     options.lr.state_limit = 2_000;
     let compilation = syncodec::compile_str("fuzz.lark", text, &options);
     for d in &compilation.diagnostics {
-        let _ = syncodec::cli::render::render_text(&compilation.sources, d);
+        let _ = syncodec_cli::render::render_text(&compilation.sources, d);
     }
 });

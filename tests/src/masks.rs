@@ -69,13 +69,10 @@ pub fn build_bytes(grammar: &str, tokenizer: &Path) -> Vec<u8> {
         }
         None => workspace_root().join(format!("grammars/{grammar}.ebnf")),
     };
-    let compilation = syncodec::compile_path(&path, &options).unwrap_or_else(|e| panic!("{e}"));
-    let messages: Vec<String> = compilation.diagnostics.iter().map(|d| d.message.clone()).collect();
-    let compiled = compilation.ok().unwrap_or_else(|| panic!("{grammar}.ebnf does not compile: {messages:?}"));
-    let vocab = syncodec::vocab::load(tokenizer, &VocabOptions::default()).unwrap_or_else(|e| panic!("{e}"));
-    let masks = syncodec::mask::build(compiled, &vocab, &|_, _| {}).unwrap_or_else(|e| panic!("building {grammar} x {}: {e}", tokenizer.display()));
-    let source = tokenizer.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    syncodec::emit::encode_with_masks(compiled, &vocab, &source, masks.store).unwrap_or_else(|e| panic!("building {grammar} x {}: {e}", tokenizer.display()))
+    match syncodec::build_files(&path, tokenizer, &options, &VocabOptions::default()) {
+        Ok((_, built)) => built.bytes,
+        Err(e) => panic!("building {grammar} x {}: {e}", tokenizer.display()),
+    }
 }
 
 /// The `tokenizers` tokenizer of `path`, loaded once per process.

@@ -22,9 +22,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
-use syncodec::cli::commands::audit::audit;
-use syncodec::cli::commands::forcing::{self, Forced, Prepared};
-use syncodec::cli::commands::verify::{verify_files, FileStatus};
+use syncodec_oracles::audit::audit;
+use syncodec_oracles::forcing::{self, Forced, Prepared};
+use syncodec_oracles::verify::{verify_files, FileStatus};
 use syncodec_e2e::generate::Rng;
 use syncodec_e2e::masks::{artifact, tokenizer, tokenizer_name, tokenizers};
 use syncodec_e2e::shared_data;

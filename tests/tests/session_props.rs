@@ -82,8 +82,7 @@ fn rebuild(artifact: &Artifact, d: &MaskDescription, words: usize) -> Vec<u32> {
 fn check_text(compiled: &syncodec::Compiled, text: &[u8], seed: u64) -> (usize, usize) {
     let mut rng = Rng::new(seed);
     let vocab = vocabulary(text, &mut rng, 120);
-    let store = syncodec::mask::build(compiled, &vocab, &|_, _| {}).expect("mask store builds").store;
-    let bytes = syncodec::emit::encode_with_masks(compiled, &vocab, "test", store).unwrap();
+    let bytes = syncodec::build_artifact(compiled, &vocab, "test", &|_, _| {}).expect("the artifact builds").bytes;
     let artifact = Artifact::from_bytes(&bytes).unwrap();
     let tokens = tokenize(text, &vocab, &mut rng);
     let mut session = Session::new(&artifact).unwrap();

@@ -380,13 +380,9 @@ pub fn grammar_path(grammar: &str) -> PathBuf {
 /// What `syncodec build GRAMMAR --tokenizer TOKENIZER [--vocab-size N]`
 /// writes, built in memory through the compiler library.
 pub fn build_artifact(grammar: &Path, tokenizer: &Path, vocab_size: Option<usize>) -> Artifact {
-    let compilation = syncodec::compile_path(grammar, &syncodec::CompileOptions::default()).expect("read grammar");
-    let compiled = compilation.ok().unwrap_or_else(|| panic!("{} does not compile: {:?}", grammar.display(), compilation.diagnostics));
     let options = syncodec::vocab::VocabOptions { vocab_size, ..Default::default() };
-    let vocab = syncodec::vocab::load(tokenizer, &options).expect("load tokenizer");
-    let built = syncodec::mask::build(compiled, &vocab, &|_, _| {}).expect("mask store");
-    let bytes = syncodec::emit::encode_with_masks(compiled, &vocab, &tokenizer.display().to_string(), built.store).expect("encode");
-    Artifact::from_bytes(&bytes).expect("open the artifact")
+    let (_, built) = syncodec::build_files(grammar, tokenizer, &syncodec::CompileOptions::default(), &options).unwrap_or_else(|e| panic!("{e}"));
+    Artifact::from_bytes(&built.bytes).expect("open the artifact")
 }
 
 /// One teacher-forced position: the session's description and its bitmask row.

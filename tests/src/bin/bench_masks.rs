@@ -33,7 +33,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use syncodec::cli::commands::forcing::{self, Forced, Prepared};
+use syncodec_artifacts::bits::row;
+use syncodec_oracles::forcing::{self, Forced, Prepared};
 use syncodec::vocab::Tokenizer;
 use syncodec_e2e::generate::Rng;
 use syncodec_e2e::{shared_dir, workspace_root};
@@ -269,15 +270,15 @@ struct Built {
 }
 
 /// The `syncodec` binary: `--syncodec PATH`, or `target/release/syncodec` after making sure it is
-/// up to date (`cargo build --release -p syncodec --bin syncodec`, a no-op when it is).
+/// up to date (`cargo build --release -p syncodec-cli --bin syncodec`, a no-op when it is).
 fn syncodec_binary(options: &Options) -> Result<PathBuf, String> {
     if let Some(p) = &options.syncodec {
         return Ok(p.clone());
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!("building the syncodec CLI (cargo build --release -p syncodec --bin syncodec)...");
+    eprintln!("building the syncodec CLI (cargo build --release -p syncodec-cli --bin syncodec)...");
     let status = Command::new(cargo)
-        .args(["build", "--release", "-p", "syncodec", "--bin", "syncodec"])
+        .args(["build", "--release", "-p", "syncodec-cli", "--bin", "syncodec"])
         .current_dir(workspace_root())
         .status()
         .map_err(|e| format!("could not run cargo: {e}"))?;
@@ -574,7 +575,7 @@ fn force_file(artifact: &Artifact, f: &Forced, options: SessionOptions, cache: &
     for (i, &id) in f.ids.iter().enumerate() {
         let r = steps.fill(&mut session, cache, &mut row);
         r.map_err(|e| format!("{}: mask: {e}", f.location(f.starts[i])))?;
-        if !forcing::bit(&row, id) {
+        if !row::get(&row, id as usize) {
             return Err(format!("{}: token {id} not in the mask", f.location(f.starts[i])));
         }
         session.accept_token(id).map_err(|e| format!("{}: {e}", f.location(f.starts[i])))?;

@@ -13,14 +13,15 @@ use syncodec_runtime::artifact::Artifact;
 use syncodec_runtime::masks::Vocab;
 use syncodec_runtime::session::{MaskCache, Session, SessionOptions};
 
-use crate::cli::CliError;
-use crate::vocab::{Tokenizer, VocabOptions};
+use syncodec::vocab::{Tokenizer, VocabOptions};
+
+use crate::OracleError;
 
 /// Opens `path`, verifies its payload checksum (a flipped byte anywhere, the mask store
 /// included, is an error: the store's bytes are not covered by open-time validation), and
 /// requires a vocabulary and mask store.
-pub fn open_with_masks(path: &Path) -> Result<Artifact, CliError> {
-    let open_error = |source| CliError::Open { path: path.display().to_string(), source };
+pub fn open_with_masks(path: &Path) -> Result<Artifact, OracleError> {
+    let open_error = |source| OracleError::Open { path: path.display().to_string(), source };
     let artifact = Artifact::open(path).map_err(open_error)?;
     artifact.verify_integrity().map_err(open_error)?;
     let payload = artifact.payload();
@@ -31,22 +32,22 @@ pub fn open_with_masks(path: &Path) -> Result<Artifact, CliError> {
 }
 
 /// The artifact's vocabulary (present after [`open_with_masks`]).
-pub fn artifact_vocab(artifact: &Artifact) -> Result<Vocab<'_>, CliError> {
+pub fn artifact_vocab(artifact: &Artifact) -> Result<Vocab<'_>, OracleError> {
     artifact
         .payload()
         .vocab
         .as_ref()
         .map(Vocab::new)
-        .ok_or_else(|| CliError::Usage("the artifact has no vocabulary: rebuild it with `syncodec build GRAMMAR --tokenizer TOKENIZER.json`".into()))
+        .ok_or(OracleError::NoVocabulary)
 }
 
 /// Loads the tokenizer at `path` and checks that its vocabulary is the one the artifact's mask
 /// store was computed for (same hash). The logits width and, unless `eos_tokens` names them, the
 /// EOS tokens are taken from the artifact, since they are build options rather than properties of
 /// the tokenizer.
-pub fn load_matching_tokenizer(artifact: &Artifact, path: &Path, eos_tokens: &[String]) -> Result<Tokenizer, CliError> {
+pub fn load_matching_tokenizer(artifact: &Artifact, path: &Path, eos_tokens: &[String]) -> Result<Tokenizer, OracleError> {
     let vocab = artifact_vocab(artifact)?;
-    let tokenizer = crate::vocab::load_tokenizer(path).map_err(|e| CliError::Usage(e.to_string()))?;
+    let tokenizer = syncodec::vocab::load_tokenizer(path).map_err(|e| OracleError::Tokenizer(e.to_string()))?;
     let eos_tokens: Vec<String> = if eos_tokens.is_empty() {
         // The artifact's EOS ids, named as this tokenizer names them; when one is missing the
         // tokenizer is not the artifact's anyway, and the default EOS set shows that in the hash.
@@ -56,23 +57,23 @@ pub fn load_matching_tokenizer(artifact: &Artifact, path: &Path, eos_tokens: &[S
     };
     let options = VocabOptions { eos_tokens, vocab_size: Some(vocab.width()) };
     let name = path.display().to_string();
-    let found = match crate::vocab::from_tokenizer(&tokenizer, &name, &options) {
+    let found = match syncodec::vocab::from_tokenizer(&tokenizer, &name, &options) {
         Ok(v) => v.hash,
-        Err(crate::vocab::VocabError::VocabSizeTooSmall { n_tokens, .. }) => {
-            return Err(CliError::Usage(format!(
+        Err(syncodec::vocab::VocabError::VocabSizeTooSmall { n_tokens, .. }) => {
+            return Err(OracleError::Tokenizer(format!(
                 "tokenizer {name} has {n_tokens} token ids but the artifact was built for a vocabulary of width {}: it was built for another tokenizer; \
                  pass the tokenizer.json it was built with, or rebuild it with `syncodec build GRAMMAR --tokenizer {name}`",
                 vocab.width()
             )))
         }
-        Err(e) => return Err(CliError::Usage(e.to_string())),
+        Err(e) => return Err(OracleError::Tokenizer(e.to_string())),
     };
     if let Err(e) = artifact.check_vocabulary(&found) {
         // `found` of the error is the artifact's hash, `expected` the caller's (this tokenizer's).
         let syncodec_artifacts::OpenError::VocabularyMismatch { found: expected, .. } = e else {
-            return Err(CliError::Usage(e.to_string()));
+            return Err(OracleError::Tokenizer(e.to_string()));
         };
-        return Err(CliError::Usage(format!(
+        return Err(OracleError::Tokenizer(format!(
             "tokenizer {name} does not match the artifact: the artifact's vocabulary hash is {} but this tokenizer's is {}; \
              pass the tokenizer.json the artifact was built with (and the same --eos-token options), or rebuild it with `syncodec build GRAMMAR --tokenizer {name}`",
             syncodec_artifacts::header::hex(&expected),
@@ -83,8 +84,8 @@ pub fn load_matching_tokenizer(artifact: &Artifact, path: &Path, eos_tokens: &[S
 }
 
 /// A session at the start of a sequence (no prompt before the text).
-pub fn start_session<'a>(artifact: &'a Artifact, cache: &Arc<MaskCache>) -> Result<Session<'a>, CliError> {
-    Session::with_cache(artifact, SessionOptions { sequence_start: true, ..SessionOptions::default() }, Arc::clone(cache)).map_err(|e| CliError::Usage(e.to_string()))
+pub fn start_session<'a>(artifact: &'a Artifact, cache: &Arc<MaskCache>) -> Result<Session<'a>, OracleError> {
+    Session::with_cache(artifact, SessionOptions { sequence_start: true, ..SessionOptions::default() }, Arc::clone(cache)).map_err(OracleError::Session)
 }
 
 /// A file's text with the token ids the tokenizer gives it.
@@ -204,31 +205,6 @@ pub fn escape(bytes: &[u8]) -> String {
         }
     }
     out
-}
-
-/// Whether bit `id` is set in a bitmask row.
-pub fn bit(row: &[u32], id: u32) -> bool {
-    row.get(id as usize >> 5).is_some_and(|w| w >> (id & 31) & 1 == 1)
-}
-
-/// Number of set bits in a row.
-pub fn count(row: &[u32]) -> usize {
-    row.iter().map(|w| w.count_ones() as usize).sum()
-}
-
-/// The files to check: `paths` as given (files) or searched (directories) for `extensions`, or
-/// the grammar's file extensions when `extensions` is empty.
-pub fn collect_files(artifact: &Artifact, paths: &[PathBuf], extensions: &[String]) -> Result<Vec<PathBuf>, CliError> {
-    let extensions: Vec<String> = if extensions.is_empty() {
-        artifact.grammar().file_extensions.iter().map(|e| e.as_str().to_string()).collect()
-    } else {
-        extensions.iter().map(|e| e.trim_start_matches('.').to_string()).collect()
-    };
-    let mut files = Vec::new();
-    for path in paths {
-        super::parse::collect(path, &extensions, &mut files).map_err(|e| CliError::Usage(format!("could not read {}: {e}", path.display())))?;
-    }
-    Ok(files)
 }
 
 /// Value at quantile `q` (0..=1, nearest rank) of sorted `values`; 0 when empty.

@@ -1,61 +1,22 @@
-//! `syncodec verify ARTIFACT --tokenizer TOK.json PATH... [--jobs N] [--ext EXT]`: teacher-forced
-//! soundness of the token masks on real files.
+//! Soundness on real code (teacher forcing): a session at sequence start is fed a file's token
+//! ids one by one; before each token the mask is filled and the token's bit must be set, and
+//! after the last token the mask must allow an EOS id. A token the mask allowed and the session
+//! then refuses counts as a violation too (the grammar accepts the file, so the session must).
 //!
-//! Every file (directories are searched for the grammar's extensions, or `--ext`, as `syncodec
-//! parse` does) is encoded by the tokenizer without special tokens; the ids must decode to
-//! exactly the file's bytes, and the grammar must accept the file. Then a session (at sequence
-//! start) is fed the ids one by one: before each token the mask is filled and the token's bit
-//! must be set; after the last token the mask must allow an EOS id.
-//!
-//! Output (stdout), a contract, files in path order:
-//! - `VIOLATION path:line:col token=ID "text"`: the file's next token is not in the mask (the
-//!   position is where the token starts; text escaped). At the end of a file,
-//!   `VIOLATION path:line:col token=EOS "<eos>"` when no EOS id is allowed.
-//! - `STOP path:line:col token=ID "text": reason`: the session refused the token (or the mask
-//!   could not be computed); the rest of the file is not checked. A refusal of a token the mask
-//!   allowed counts as a violation too (the grammar accepts the file, so the session must).
-//! - `SKIP path: reason`: not a teacher-forcing case (the grammar rejects the file, it is not
-//!   UTF-8, or its tokens do not decode back to its bytes); not counted.
-//! - `FAIL path: reason`: the file could not be read.
-//! - `skipped S files, stopped K files, failed F files`
-//! - last line, exactly: `verified T tokens in F files: V violations; mask us p50=A p99=B max=C`.
-//!
-//! `T` is the number of mask checks made: one per token fed, plus one end-of-file EOS check per
-//! file that was not stopped. `F` counts the files that were teacher-forced (stopped ones
-//! included, skipped ones not). `A`, `B`, `C` are the median, 99th percentile (nearest rank) and
-//! maximum time of one `fill_bitmask` call, in microseconds. Exit 0 iff `V = 0` and every file
-//! could be read; 1 otherwise.
+//! The report's lines (`VIOLATION`, `STOP`, `SKIP`, `FAIL`) and summary are the contract of
+//! `syncodec verify` (see the CLI's `verify` command). Every `fill_bitmask` is timed.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use syncodec_runtime::artifact::Artifact;
+use syncodec::vocab::Tokenizer;
+use syncodec_artifacts::bits::row;
 use syncodec_runtime::session::MaskCache;
 
-use super::forcing::{self, bit, escape, Forced, Prepared};
-use crate::cli::args::VerifyArgs;
-use crate::cli::{CliError, ExitStatus};
-use crate::vocab::Tokenizer;
-
-pub fn run(args: &VerifyArgs) -> Result<ExitStatus, CliError> {
-    let artifact = forcing::open_with_masks(&args.artifact)?;
-    let tokenizer = forcing::load_matching_tokenizer(&artifact, &args.tokenizer, &args.eos_tokens)?;
-    let files = forcing::collect_files(&artifact, &args.paths, &args.extensions)?;
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let report = verify_files(&artifact, &tokenizer, &files, jobs);
-    let mut stdout = std::io::stdout().lock();
-    for file in &report.files {
-        for line in &file.lines {
-            writeln!(stdout, "{line}")?;
-        }
-    }
-    writeln!(stdout, "skipped {} files, stopped {} files, failed {} files", report.count(FileStatus::Skipped), report.count(FileStatus::Stopped), report.count(FileStatus::Failed))?;
-    writeln!(stdout, "{}", report.summary_line())?;
-    Ok(if report.passed() { ExitStatus::Success } else { ExitStatus::Failure })
-}
+use crate::forcing::{self, escape, Forced, Prepared};
 
 /// What happened to one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,7 +152,7 @@ pub fn verify_forced(artifact: &Artifact, cache: &Arc<MaskCache>, forced: &Force
         let at = forced.location(forced.starts[i]);
         let token_text = escape(&forced.text[forced.starts[i]..forced.starts[i + 1]]);
         let filled = timed_fill(&mut session, &mut row, &mut report);
-        let in_mask = bit(&row, id);
+        let in_mask = row::get(&row, id as usize);
         if !in_mask {
             report.violations += 1;
             report.lines.push(format!("VIOLATION {at} token={id} \"{token_text}\""));
@@ -211,7 +172,7 @@ pub fn verify_forced(artifact: &Artifact, cache: &Arc<MaskCache>, forced: &Force
         }
     }
     let filled = timed_fill(&mut session, &mut row, &mut report);
-    if filled.is_err() || !vocab.eos().any(|e| bit(&row, e)) {
+    if filled.is_err() || !vocab.eos().any(|e| row::get(&row, e as usize)) {
         report.violations += 1;
         report.lines.push(format!("VIOLATION {} token=EOS \"<eos>\"", forced.location(forced.text.len())));
     }

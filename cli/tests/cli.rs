@@ -33,7 +33,7 @@ fn each_kind_of_bad_grammar_exits_1_with_a_located_diagnostic() {
         ("undefined_rule.ebnf", "undefined_rule.ebnf:3:8"),
         ("conflict_shift_reduce.ebnf", "conflict_shift_reduce.ebnf:4:"),
     ] {
-        let path = format!("compiler/tests/errors/{fixture}");
+        let path = format!("cli/tests/errors/{fixture}");
         for format in ["text", "json"] {
             let out = syncodec(&["check", &path, "--format", format]);
             assert_eq!(out.status.code(), Some(1), "{fixture} ({format}): {}", text(&out.stderr));
@@ -172,7 +172,7 @@ fn build_tokenizer_errors_exit_2_with_a_clear_message() {
         assert!(!out_file.exists(), "nothing is written on errors");
     }
     // A grammar error wins over the tokenizer and exits 1.
-    let out = syncodec(&["build", "compiler/tests/errors/undefined_rule.ebnf", "--tokenizer", missing.to_str().unwrap(), "-o", out_path]);
+    let out = syncodec(&["build", "cli/tests/errors/undefined_rule.ebnf", "--tokenizer", missing.to_str().unwrap(), "-o", out_path]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
 }
 

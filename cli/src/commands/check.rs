@@ -1,19 +1,19 @@
 //! `syncodec check GRAMMAR [--lr lalr|lr1] [--format text|json]`.
 //!
-//! Text output (stdout): the [`Summary`](crate::Summary) lines, then `ok` or `failed: N error(s),
+//! Text output (stdout): the [`Summary`](syncodec::Summary) lines, then `ok` or `failed: N error(s),
 //! M warning(s)`. Diagnostics go to stderr. JSON output (stdout): one object
 //! `{"ok", "summary", "diagnostics", "time_ms"}`. Exit 0 iff the grammar compiles without errors.
 
 use std::io::Write;
 
-use crate::cli::args::{CheckArgs, FormatArg};
-use crate::cli::{render, CliError, ExitStatus};
-use crate::Summary;
+use crate::args::{CheckArgs, FormatArg};
+use crate::{render, CliError, ExitStatus};
+use syncodec::Summary;
 
 pub fn run(args: &CheckArgs) -> Result<ExitStatus, CliError> {
     let compilation = match args.format {
         FormatArg::Text => super::compile_reporting(&args.grammar, &args.compile)?,
-        FormatArg::Json => crate::compile_path(&args.grammar, &args.compile.options())?,
+        FormatArg::Json => syncodec::compile_path(&args.grammar, &args.compile.options())?,
     };
     let summary = compilation.compiled.as_ref().map(Summary::of);
     let ok = compilation.is_ok();

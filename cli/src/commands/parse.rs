@@ -5,13 +5,13 @@
 //! required: an empty selection prints `parsed 0/0 files`).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
 use syncodec_runtime::artifact::Artifact;
 
-use crate::cli::args::ParseArgs;
-use crate::cli::{CliError, ExitStatus};
+use crate::args::ParseArgs;
+use crate::{CliError, ExitStatus};
 
 pub fn run(args: &ParseArgs) -> Result<ExitStatus, CliError> {
     let artifact = load(&args.grammar_or_artifact, args)?;
@@ -19,15 +19,7 @@ pub fn run(args: &ParseArgs) -> Result<ExitStatus, CliError> {
         return Ok(ExitStatus::Failure);
     };
     let grammar = artifact.grammar();
-    let extensions: Vec<String> = if args.extensions.is_empty() {
-        grammar.file_extensions.iter().map(|e| e.as_str().to_string()).collect()
-    } else {
-        args.extensions.iter().map(|e| e.trim_start_matches('.').to_string()).collect()
-    };
-    let mut files = Vec::new();
-    for path in &args.paths {
-        collect(path, &extensions, &mut files).map_err(|e| CliError::Usage(format!("could not read {}: {e}", path.display())))?;
-    }
+    let files = syncodec_oracles::files::collect_files(&artifact, &args.paths, &args.extensions)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.jobs.unwrap_or(0))
         .build()
@@ -63,34 +55,7 @@ fn load(path: &Path, args: &ParseArgs) -> Result<Option<Artifact>, CliError> {
         eprintln!("syncodec: grammar has errors: {}", super::diagnostic_counts(&compilation));
         return Ok(None);
     };
-    let bytes = crate::emit::encode(compiled)?;
+    let bytes = syncodec::emit::encode(compiled)?;
     let artifact = Artifact::from_bytes(&bytes).map_err(|source| CliError::Open { path: path.display().to_string(), source })?;
     Ok(Some(artifact))
-}
-
-/// Adds `path` (a file, taken as is) or the files under it with one of `extensions`, sorted.
-/// Symbolic links to directories are not followed.
-pub(crate) fn collect(path: &Path, extensions: &[String], out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let meta = std::fs::metadata(path)?;
-    if !meta.is_dir() {
-        out.push(path.to_path_buf());
-        return Ok(());
-    }
-    let mut stack = vec![path.to_path_buf()];
-    let mut found = Vec::new();
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let kind = entry.file_type()?;
-            let p = entry.path();
-            if kind.is_dir() {
-                stack.push(p);
-            } else if (kind.is_file() || (kind.is_symlink() && p.is_file())) && p.extension().and_then(|e| e.to_str()).is_some_and(|e| extensions.iter().any(|x| x == e)) {
-                found.push(p);
-            }
-        }
-    }
-    found.sort();
-    out.extend(found);
-    Ok(())
 }

@@ -74,15 +74,15 @@ pub enum LexerArg {
 }
 
 impl CompileArgs {
-    pub fn options(&self) -> crate::CompileOptions {
-        let mut options = crate::CompileOptions::default();
+    pub fn options(&self) -> syncodec::CompileOptions {
+        let mut options = syncodec::CompileOptions::default();
         options.lower.start = self.start.clone();
         options.lexical.dfa_state_limit = self.dfa_state_limit;
         options.lr.prefer_shift = self.prefer_shift;
         options.contextual_lexer = self.lexer == LexerArg::Contextual;
         options.lr.mode = match self.lr {
-            LrArg::Lr1 => crate::lr::LrMode::Lr1,
-            LrArg::Lalr => crate::lr::LrMode::Lalr,
+            LrArg::Lr1 => syncodec::lr::LrMode::Lr1,
+            LrArg::Lalr => syncodec::lr::LrMode::Lalr,
         };
         options
     }

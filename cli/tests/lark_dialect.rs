@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-const GRAMMAR: &str = "compiler/tests/lark/mini_python.lark";
+const GRAMMAR: &str = "cli/tests/lark/mini_python.lark";
 
 mod common;
 use common::{syncodec, text};

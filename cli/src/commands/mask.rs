@@ -18,9 +18,10 @@ use std::sync::Arc;
 
 use syncodec_runtime::session::MaskCache;
 
-use super::forcing::{self, bit, count, escape};
-use crate::cli::args::MaskArgs;
-use crate::cli::{CliError, ExitStatus};
+use syncodec_artifacts::bits::row;
+use syncodec_oracles::forcing::{self, escape};
+use crate::args::MaskArgs;
+use crate::{CliError, ExitStatus};
 
 pub fn run(args: &MaskArgs) -> Result<ExitStatus, CliError> {
     let artifact = forcing::open_with_masks(&args.artifact)?;
@@ -46,10 +47,10 @@ pub fn run(args: &MaskArgs) -> Result<ExitStatus, CliError> {
     session.fill_bitmask(&mut row).map_err(|e| CliError::Usage(format!("could not compute the mask: {e}")))?;
     let vocab = session.vocab();
     let n = vocab.n_tokens();
-    let allowed: Vec<u32> = (0..n as u32).filter(|&id| bit(&row, id) && !vocab.is_eos(id)).collect();
+    let allowed: Vec<u32> = (0..n as u32).filter(|&id| row::get(&row, id as usize) && !vocab.is_eos(id)).collect();
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "prefix: {} bytes, complete: {}", prefix.len(), if session.is_complete() { "yes" } else { "no" })?;
-    let total = count(&row);
+    let total = row::count(&row);
     writeln!(stdout, "allowed {total} of {n} tokens ({:.2}%)", total as f64 * 100.0 / n.max(1) as f64)?;
     let show = args.show.min(allowed.len());
     writeln!(stdout, "sample of {show} allowed tokens:")?;
@@ -60,7 +61,7 @@ pub fn run(args: &MaskArgs) -> Result<ExitStatus, CliError> {
         writeln!(stdout, "  {id} \"{}\"", escape(bytes.unwrap_or(&[])))?;
     }
     let eos: Vec<String> =
-        vocab.eos().filter(|&id| bit(&row, id)).map(|id| format!("{id} \"{}\"", escape(tokenizer.id_to_token(id).unwrap_or_default().as_bytes()))).collect();
+        vocab.eos().filter(|&id| row::get(&row, id as usize)).map(|id| format!("{id} \"{}\"", escape(tokenizer.id_to_token(id).unwrap_or_default().as_bytes()))).collect();
     if eos.is_empty() {
         writeln!(stdout, "eos allowed: no")?;
     } else {

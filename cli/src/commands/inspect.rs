@@ -25,8 +25,8 @@ use syncodec_artifacts::header::{hex, FLAG_HAS_VOCAB};
 use syncodec_artifacts::schema::{ArchivedDfa, MASK_DENSE, MASK_SPARSE, NONE};
 use syncodec_runtime::artifact::Artifact;
 
-use crate::cli::args::{FormatArg, InspectArgs};
-use crate::cli::{CliError, ExitStatus};
+use crate::args::{FormatArg, InspectArgs};
+use crate::{CliError, ExitStatus};
 
 pub fn run(args: &InspectArgs) -> Result<ExitStatus, CliError> {
     let artifact = Artifact::open(&args.artifact).map_err(|source| CliError::Open { path: args.artifact.display().to_string(), source })?;

@@ -1,5 +1,7 @@
 //! The `syncodec` command line: argument parsing (`args`), one file per command (`commands/`),
-//! and diagnostic rendering (`render`). Library code never prints; only this module does.
+//! and diagnostic rendering (`render`). The libraries below (compiler, oracles, runtime) never
+//! print; only this crate does. The oracles behind `verify` and `audit` live in
+//! `syncodec-oracles`; this crate only formats what they report.
 //!
 //! Exit status: 0 success, 1 findings (grammar errors, conflicts, files that fail to parse),
 //! 2 syncodec itself failed (unreadable input, I/O error). Results go to stdout, diagnostics
@@ -34,13 +36,15 @@ impl From<ExitStatus> for ExitCode {
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error(transparent)]
-    Read(#[from] crate::ReadError),
+    Read(#[from] syncodec::ReadError),
     #[error(transparent)]
-    Emit(#[from] crate::emit::EmitError),
+    Emit(#[from] syncodec::emit::EmitError),
     #[error(transparent)]
-    Vocab(#[from] crate::vocab::VocabError),
+    Vocab(#[from] syncodec::vocab::VocabError),
     #[error(transparent)]
-    Mask(#[from] crate::mask::MaskError),
+    Build(#[from] syncodec::BuildError),
+    #[error(transparent)]
+    Oracle(#[from] syncodec_oracles::OracleError),
     #[error("could not open artifact {path}")]
     Open {
         path: String,

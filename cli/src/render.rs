@@ -2,7 +2,7 @@
 
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
-use crate::diagnostics::{Diagnostic, Severity, SourceMap, Span};
+use syncodec::diagnostics::{Diagnostic, Severity, SourceMap, Span};
 
 /// Renders one diagnostic as text (ends with a newline).
 pub fn render_text(sources: &SourceMap, diagnostic: &Diagnostic) -> String {
@@ -25,7 +25,7 @@ pub fn render_text(sources: &SourceMap, diagnostic: &Diagnostic) -> String {
             continue;
         }
         seen.push(file);
-        let Some(src) = sources.get(crate::diagnostics::FileId(file)) else { continue };
+        let Some(src) = sources.get(syncodec::diagnostics::FileId(file)) else { continue };
         let mut snippet = Snippet::source(src.text.as_str()).path(src.name.as_str());
         for (span, text, primary) in spans.iter().filter(|(s, _, _)| s.file.0 == file) {
             let range = clamp(&src.text, *span);

@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::cli::args::BuildArgs;
-use crate::cli::{CliError, ExitStatus};
+use crate::args::BuildArgs;
+use crate::{CliError, ExitStatus};
 
 pub fn run(args: &BuildArgs) -> Result<ExitStatus, CliError> {
     let started = Instant::now();
@@ -34,13 +34,13 @@ pub fn run(args: &BuildArgs) -> Result<ExitStatus, CliError> {
 
 fn build(args: &BuildArgs, started: Instant) -> Result<ExitStatus, CliError> {
     // The tokenizer loads while the grammar compiles: both take a second on large inputs.
-    let options = crate::vocab::VocabOptions { eos_tokens: args.eos_tokens.clone(), vocab_size: args.vocab_size };
+    let options = syncodec::vocab::VocabOptions { eos_tokens: args.eos_tokens.clone(), vocab_size: args.vocab_size };
     let (compilation, vocab) = rayon::join(
         || super::compile_reporting(&args.grammar, &args.compile).map(|c| (c, started.elapsed())),
         || {
             args.tokenizer.as_ref().map(|path| {
                 let t = Instant::now();
-                crate::vocab::load(path, &options).map(|v| (v, t.elapsed()))
+                syncodec::vocab::load(path, &options).map(|v| (v, t.elapsed()))
             })
         },
     );
@@ -54,8 +54,8 @@ fn build(args: &BuildArgs, started: Instant) -> Result<ExitStatus, CliError> {
     let mut stdout = std::io::stdout().lock();
 
     let Some((vocab, vocab_time)) = vocab else {
-        let bytes = crate::emit::encode(compiled)?;
-        crate::emit::write_atomic(&output, &bytes)?;
+        let bytes = syncodec::emit::encode(compiled)?;
+        syncodec::emit::write_atomic(&output, &bytes)?;
         writeln!(stdout, "wrote {}: {} bytes (grammar hash {}, compiled in {:.1} ms)", output.display(), bytes.len(), short_hash(&compiled.grammar_hash), compilation.timings.total().as_secs_f64() * 1e3)?;
         if args.zstd {
             write_packed(&mut stdout, &output, &bytes)?;
@@ -63,17 +63,15 @@ fn build(args: &BuildArgs, started: Instant) -> Result<ExitStatus, CliError> {
         return Ok(ExitStatus::Success);
     };
 
-    let masks_started = Instant::now();
     let progress = ProgressBar::new();
-    let built = crate::mask::build(compiled, &vocab, &|done, total| progress.update(done, total))?;
-    progress.finish();
-    let masks_time = masks_started.elapsed();
-    let write_started = Instant::now();
-    let stats = built.stats;
     let source = args.tokenizer.as_deref().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let bytes = crate::emit::encode_with_masks(compiled, &vocab, &source, built.store)?;
-    crate::emit::write_atomic(&output, &bytes)?;
-    let write_time = write_started.elapsed();
+    let built = syncodec::build_artifact(compiled, &vocab, &source, &|done, total| progress.update(done, total));
+    progress.finish();
+    let syncodec::Built { bytes, stats, timings } = built?;
+    let masks_time = timings.masks;
+    let write_started = Instant::now();
+    syncodec::emit::write_atomic(&output, &bytes)?;
+    let write_time = timings.encode + write_started.elapsed();
     let total = started.elapsed();
 
     writeln!(stdout, "wrote {}: {} bytes (grammar hash {}, compiled in {:.1} ms)", output.display(), bytes.len(), short_hash(&compiled.grammar_hash), compilation.timings.total().as_secs_f64() * 1e3)?;
@@ -114,7 +112,7 @@ fn write_packed(stdout: &mut impl Write, output: &Path, bytes: &[u8]) -> Result<
     name.push(".zst");
     let packed_path = PathBuf::from(name);
     let level = syncodec_artifacts::pack::DEFAULT_LEVEL;
-    let size = crate::emit::write_packed(&packed_path, bytes, level)?;
+    let size = syncodec::emit::write_packed(&packed_path, bytes, level)?;
     writeln!(stdout, "wrote {}: {} bytes (zstd level {level}, {:.2} s)", packed_path.display(), size, started.elapsed().as_secs_f64())?;
     Ok(())
 }

@@ -4,7 +4,6 @@
 pub mod audit;
 pub mod build;
 pub mod check;
-pub mod forcing;
 pub mod inspect;
 pub mod mask;
 pub mod parse;
@@ -13,13 +12,13 @@ pub mod verify;
 use std::io::Write;
 use std::path::Path;
 
-use crate::cli::args::CompileArgs;
-use crate::cli::{render, CliError};
-use crate::Compilation;
+use crate::args::CompileArgs;
+use crate::{render, CliError};
+use syncodec::Compilation;
 
 /// Compiles `path`, writing every diagnostic (rendered as text) to stderr.
 pub fn compile_reporting(path: &Path, args: &CompileArgs) -> Result<Compilation, CliError> {
-    let compilation = crate::compile_path(path, &args.options())?;
+    let compilation = syncodec::compile_path(path, &args.options())?;
     let mut stderr = std::io::stderr().lock();
     for d in &compilation.diagnostics {
         let _ = stderr.write_all(render::render_text(&compilation.sources, d).as_bytes());

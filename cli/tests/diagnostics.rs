@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use syncodec::cli::render;
+use syncodec_cli::render;
 use syncodec::diagnostics::Severity;
 use syncodec::{compile_str, CompileOptions};
 

@@ -1,0 +1,5 @@
+//! The `syncodec` binary: a thin wrapper around [`syncodec_cli::run`].
+
+fn main() -> std::process::ExitCode {
+    syncodec_cli::run()
+}
