@@ -74,28 +74,7 @@ impl Header {
     /// Parses and checks the header of `file` (the whole file: its length is checked against
     /// the payload length). Reads only the first 128 bytes. Never panics.
     pub fn parse(file: &[u8]) -> Result<Header, OpenError> {
-        if file.len() < 8 || file[0..8] != MAGIC {
-            if file.len() >= 4 && file[0..4] == ZSTD_MAGIC {
-                return Err(OpenError::Compressed);
-            }
-            return Err(OpenError::BadMagic);
-        }
-        if file.len() < HEADER_LEN {
-            return Err(OpenError::Truncated { expected: HEADER_LEN as u64, actual: file.len() as u64 });
-        }
-        let u32_at = |at: usize| u32::from_le_bytes([file[at], file[at + 1], file[at + 2], file[at + 3]]);
-        let format_version = u32_at(8);
-        if format_version != FORMAT_VERSION {
-            return Err(OpenError::VersionMismatch { found: format_version, expected: FORMAT_VERSION });
-        }
-        let header_len = u32_at(12);
-        if header_len as usize != HEADER_LEN {
-            return Err(OpenError::Corrupt(format!("header size is {header_len}, expected {HEADER_LEN}")));
-        }
-        let mut len_bytes = [0u8; 8];
-        len_bytes.copy_from_slice(&file[24..32]);
-        let payload_len = u64::from_le_bytes(len_bytes);
-        let expected = (HEADER_LEN as u64).checked_add(payload_len).ok_or_else(|| OpenError::Corrupt("payload length overflows".into()))?;
+        let expected = Header::declared_len(file)?;
         let actual = file.len() as u64;
         if actual < expected {
             return Err(OpenError::Truncated { expected, actual });
@@ -112,7 +91,36 @@ impl Header {
         let version_bytes = &file[112..128];
         let end = version_bytes.iter().position(|&b| b == 0).unwrap_or(16);
         let compiler_version = String::from_utf8_lossy(&version_bytes[..end]).into_owned();
-        Ok(Header { format_version, flags: u32_at(16), payload_len, grammar_hash, vocab_hash, payload_checksum, compiler_version })
+        let u32_at = |at: usize| u32::from_le_bytes([file[at], file[at + 1], file[at + 2], file[at + 3]]);
+        Ok(Header { format_version: u32_at(8), flags: u32_at(16), payload_len: expected - HEADER_LEN as u64, grammar_hash, vocab_hash, payload_checksum, compiler_version })
+    }
+
+    /// Checks the fixed fields at the start of an artifact (magic, format version, header size)
+    /// and returns the file length they declare (header plus payload). Needs only the first
+    /// [`HEADER_LEN`] bytes, so a packed artifact can be checked before it is unpacked. Never panics.
+    pub fn declared_len(prefix: &[u8]) -> Result<u64, OpenError> {
+        if prefix.len() < 8 || prefix[0..8] != MAGIC {
+            if prefix.len() >= 4 && prefix[0..4] == ZSTD_MAGIC {
+                return Err(OpenError::Compressed);
+            }
+            return Err(OpenError::BadMagic);
+        }
+        if prefix.len() < HEADER_LEN {
+            return Err(OpenError::Truncated { expected: HEADER_LEN as u64, actual: prefix.len() as u64 });
+        }
+        let u32_at = |at: usize| u32::from_le_bytes([prefix[at], prefix[at + 1], prefix[at + 2], prefix[at + 3]]);
+        let format_version = u32_at(8);
+        if format_version != FORMAT_VERSION {
+            return Err(OpenError::VersionMismatch { found: format_version, expected: FORMAT_VERSION });
+        }
+        let header_len = u32_at(12);
+        if header_len as usize != HEADER_LEN {
+            return Err(OpenError::Corrupt(format!("header size is {header_len}, expected {HEADER_LEN}")));
+        }
+        let mut len_bytes = [0u8; 8];
+        len_bytes.copy_from_slice(&prefix[24..32]);
+        let payload_len = u64::from_le_bytes(len_bytes);
+        (HEADER_LEN as u64).checked_add(payload_len).ok_or_else(|| OpenError::Corrupt("payload length overflows".into()))
     }
 }
 

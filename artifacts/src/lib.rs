@@ -112,6 +112,10 @@ impl AlignedBytes {
     }
 
     /// Grows or shrinks to `len` bytes; new bytes are zero.
+    ///
+    /// # Panics
+    /// Aborts like any `Vec` growth when memory runs out; [`AlignedBytes::try_resize_zeroed`]
+    /// returns an error instead (use it for sizes read from untrusted input).
     pub fn resize_zeroed(&mut self, len: usize) {
         if len < self.len {
             self.truncate(len);
@@ -119,6 +123,16 @@ impl AlignedBytes {
         }
         self.words.resize(len.div_ceil(16), 0);
         self.len = len;
+    }
+
+    /// [`AlignedBytes::resize_zeroed`], failing instead of aborting when the memory cannot be had.
+    pub fn try_resize_zeroed(&mut self, len: usize) -> Result<(), std::collections::TryReserveError> {
+        let words = len.div_ceil(16);
+        if words > self.words.len() {
+            self.words.try_reserve_exact(words - self.words.len())?;
+        }
+        self.resize_zeroed(len);
+        Ok(())
     }
 
     /// Shortens to `len` bytes (no effect when already shorter), keeping the allocation.

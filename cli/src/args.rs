@@ -131,6 +131,9 @@ pub struct BuildArgs {
     /// Logits width of the model, if larger than the tokenizer's number of token ids.
     #[arg(long, value_name = "N", requires = "tokenizer")]
     pub vocab_size: Option<usize>,
+    /// Accept a --vocab-size over 4x the tokenizer's token ids or over 2^24 (taken for a typo otherwise).
+    #[arg(long, requires = "vocab_size")]
+    pub allow_large_vocab_size: bool,
     /// End-of-sequence token, as written in the tokenizer (repeatable; replaces the default set).
     #[arg(long = "eos-token", value_name = "TOKEN", requires = "tokenizer")]
     pub eos_tokens: Vec<String>,

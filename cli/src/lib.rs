@@ -74,10 +74,16 @@ pub fn run() -> ExitCode {
         Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "syncodec: error: {e}");
+            let mut said = e.to_string();
+            let _ = writeln!(stderr, "syncodec: error: {said}");
             let mut source = std::error::Error::source(&e);
             while let Some(cause) = source {
-                let _ = writeln!(stderr, "cause: {cause}");
+                // A cause whose text the last line already quoted is not repeated.
+                let text = cause.to_string();
+                if !said.contains(&text) {
+                    let _ = writeln!(stderr, "cause: {text}");
+                    said = text;
+                }
                 source = cause.source();
             }
             ExitStatus::Error.into()

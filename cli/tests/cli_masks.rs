@@ -252,9 +252,18 @@ fn verify_contract() {
     assert_eq!(lines[lines.len() - 2], "skipped 2 files, stopped 0 files, failed 0 files");
 
     // A file given directly is taken whatever its extension; --ext widens the search.
+    // Here only notes.txt is found and it is skipped: nothing was verified, which is a failure
+    // (exit 1) with a reason, not a pass.
     let out = syncodec(&["verify", &f.artifact(), "--tokenizer", &tokenizer(), &f.path("docs"), "--ext", "txt"]);
-    assert_eq!(out.status.code(), Some(0), "notes.txt is skipped, not a violation");
+    assert_eq!(out.status.code(), Some(1), "nothing verified must not pass");
     assert!(text(&out.stdout).contains("notes.txt: the grammar rejects"));
+    assert!(text(&out.stderr).contains("nothing was verified: 1 of 1 file(s) skipped"), "{}", text(&out.stderr));
+
+    // A missing artifact: the OS error is said once, not once per wrapping layer.
+    let out = syncodec(&["verify", &f.path("no.syncode"), "--tokenizer", &tokenizer(), &f.path("docs")]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr.matches("No such file or directory").count(), 1, "{stderr}");
 
     // A path that does not exist is an error.
     let out = syncodec(&["verify", &f.artifact(), "--tokenizer", &tokenizer(), &f.path("missing")]);

@@ -9,7 +9,7 @@
 //! hash-map iteration order, no timestamps), so the same inputs give a byte-identical artifact.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use syncodec_artifacts::header::FLAG_HAS_VOCAB;
 use syncodec_artifacts::schema::{self, CompiledGrammar, Payload, NONE, RULE_BIT};
@@ -26,6 +26,8 @@ pub enum EmitError {
     Encode(#[from] syncodec_artifacts::EncodeError),
     #[error("could not write {path}: {source}")]
     Io { path: String, source: std::io::Error },
+    #[error("refusing to write the artifact to {path}: it is {kind}, and only a regular file is ever replaced; give -o a file path (a new file, an existing artifact, or a symbolic link to one)")]
+    NotRegular { path: String, kind: &'static str },
     #[error(transparent)]
     Pack(#[from] syncodec_artifacts::pack::PackError),
     #[error("the vocabulary is too large for the artifact: {value} {what} do not fit its 32-bit tables")]
@@ -175,15 +177,24 @@ pub fn write_packed(path: &Path, bytes: &[u8], level: i32) -> Result<usize, Emit
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed and
-/// synced, then renamed over `path`. A crash leaves either the old file or the new one.
+/// synced, then renamed over `path`. A crash leaves either the old file or the new one (and a
+/// temporary file that the next write to the same directory removes, see [`remove_stale_temps`]).
+///
+/// Only regular files are replaced: a symbolic link is written through (its target is replaced,
+/// the link stays), and a device node, FIFO, socket or directory at `path` (or at the link's
+/// target) is refused with [`EmitError::NotRegular`] before anything is written.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EmitError> {
-    let io_err = |source| EmitError::Io { path: path.display().to_string(), source };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
+    let target = output_target(path)?;
+    let io_err = |source| EmitError::Io { path: target.display().to_string(), source };
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
     };
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    remove_stale_temps(&dir, &name);
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".syncode-").suffix(".tmp");
+    let prefix = temp_prefix(&name, std::process::id());
+    builder.prefix(&prefix).suffix(TEMP_SUFFIX);
     // A temporary file is private (0600) by default; the artifact gets the permissions of any
     // new file (0666 less the umask), as other tools' outputs do.
     #[cfg(unix)]
@@ -191,9 +202,161 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), EmitError> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    let mut tmp = builder.tempfile_in(dir).map_err(io_err)?;
+    let mut tmp = builder.tempfile_in(&dir).map_err(io_err)?;
     tmp.write_all(bytes).map_err(io_err)?;
     tmp.as_file().sync_all().map_err(io_err)?;
-    tmp.persist(path).map_err(|e| io_err(e.error))?;
+    tmp.persist(&target).map_err(|e| io_err(e.error))?;
     Ok(())
+}
+
+/// Suffix of the temporary files of [`write_atomic`]: `.{output name}.{pid}.{random}.syncode-tmp`.
+const TEMP_SUFFIX: &str = ".syncode-tmp";
+
+fn temp_prefix(name: &str, pid: u32) -> String {
+    format!(".{name}.{pid}.")
+}
+
+/// The path [`write_atomic`] replaces for `path`: `path` itself when it is a regular file or does
+/// not exist, the final target of a symbolic link (which must itself be a regular file or not
+/// exist yet). Anything else is refused. Call it before a long build to fail early.
+pub fn output_target(path: &Path) -> Result<PathBuf, EmitError> {
+    let mut target = path.to_path_buf();
+    // Follow a chain of links by hand (bounded: a loop is an error, as the OS would say).
+    for _ in 0..40 {
+        let meta = match std::fs::symlink_metadata(&target) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(target),
+            Err(source) => return Err(EmitError::Io { path: target.display().to_string(), source }),
+        };
+        let kind = meta.file_type();
+        if kind.is_file() {
+            return Ok(target);
+        }
+        if kind.is_symlink() {
+            let link = std::fs::read_link(&target).map_err(|source| EmitError::Io { path: target.display().to_string(), source })?;
+            target = match target.parent() {
+                Some(dir) if link.is_relative() => dir.join(link),
+                _ => link,
+            };
+            continue;
+        }
+        return Err(EmitError::NotRegular { path: path.display().to_string(), kind: file_kind(&kind) });
+    }
+    Err(EmitError::NotRegular { path: path.display().to_string(), kind: "a chain of more than 40 symbolic links" })
+}
+
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Removes temporary files that [`write_atomic`] left in `dir` for output `name` when its process
+/// died (killed mid-write): those whose process id no longer runs (Linux, from `/proc`), or, where
+/// that cannot be told, that are more than a day old. Best effort: errors are ignored.
+pub fn remove_stale_temps(dir: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let start = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else { continue };
+        let Some(rest) = file_name.strip_prefix(&start).and_then(|r| r.strip_suffix(TEMP_SUFFIX)) else { continue };
+        let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && process_is_gone(pid, &entry) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+fn process_is_gone(pid: u32, entry: &std::fs::DirEntry) -> bool {
+    if cfg!(target_os = "linux") && Path::new("/proc/self").exists() {
+        return !Path::new(&format!("/proc/{pid}")).exists();
+    }
+    let age = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+    age.is_some_and(|a| a > std::time::Duration::from_secs(24 * 3600))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_are_replaced_and_links_are_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        // A new file, then the same path again (replaced).
+        let file = dir.path().join("a.syncode");
+        write_atomic(&file, b"one").unwrap();
+        write_atomic(&file, b"two").unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"two");
+        // A directory is refused.
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        assert!(matches!(write_atomic(&sub, b"x"), Err(EmitError::NotRegular { kind: "a directory", .. })));
+        #[cfg(unix)]
+        {
+            // A character device is refused before anything is written.
+            assert!(matches!(output_target(Path::new("/dev/null")), Err(EmitError::NotRegular { kind: "a character device", .. })));
+            // A symbolic link: the target is replaced, the link stays a link.
+            let link = dir.path().join("current.syncode");
+            std::os::unix::fs::symlink("a.syncode", &link).unwrap();
+            write_atomic(&link, b"three").unwrap();
+            assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+            assert_eq!(std::fs::read(&file).unwrap(), b"three");
+            // A dangling link creates its target.
+            let dangling = dir.path().join("next.syncode");
+            std::os::unix::fs::symlink("new.syncode", &dangling).unwrap();
+            write_atomic(&dangling, b"four").unwrap();
+            assert_eq!(std::fs::read(dir.path().join("new.syncode")).unwrap(), b"four");
+            // A link to a device is refused, the device untouched.
+            let to_dev = dir.path().join("dev.syncode");
+            std::os::unix::fs::symlink("/dev/null", &to_dev).unwrap();
+            assert!(matches!(write_atomic(&to_dev, b"x"), Err(EmitError::NotRegular { .. })));
+            assert!(std::fs::symlink_metadata(&to_dev).unwrap().file_type().is_symlink());
+            // A FIFO is refused (and never opened, so this does not block).
+            let fifo = dir.path().join("pipe.syncode");
+            if std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success()) {
+                let e = write_atomic(&fifo, b"x").unwrap_err();
+                assert!(e.to_string().contains("FIFO"), "{e}");
+            }
+        }
+        // No temporary file is left behind.
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().ends_with(TEMP_SUFFIX)).collect();
+        assert!(left.is_empty());
+    }
+
+    #[test]
+    fn temporary_files_of_dead_builds_are_removed_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        // A process id that does not run: past the largest pid Linux hands out.
+        let dead = dir.path().join(format!("{}abc123{TEMP_SUFFIX}", temp_prefix("a.syncode", 4_194_304 + 7)));
+        std::fs::write(&dead, b"partial").unwrap();
+        // Another output's temporary file and an unrelated file stay.
+        let other = dir.path().join(format!("{}abc123{TEMP_SUFFIX}", temp_prefix("b.syncode", 4_194_304 + 7)));
+        std::fs::write(&other, b"partial").unwrap();
+        let unrelated = dir.path().join(".a.syncode.notes");
+        std::fs::write(&unrelated, b"keep").unwrap();
+        write_atomic(&dir.path().join("a.syncode"), b"done").unwrap();
+        if cfg!(target_os = "linux") {
+            assert!(!dead.exists(), "the dead build's temporary file is still there");
+        }
+        assert!(other.exists() && unrelated.exists());
+    }
 }

@@ -152,7 +152,7 @@ fn audit_file(artifact: &Artifact, cache: &Arc<MaskCache>, file: &Forced, positi
         }
         let Some(&id) = file.ids.get(i) else { return };
         if let Err(e) = session.accept_token(id) {
-            let text = escape(&file.text[file.starts[i]..file.starts[i + 1]]);
+            let text = file.token_text(i);
             report.lines.push(format!("STOP {} token={id} \"{text}\": the session refused the token: {e}; {} positions of this file not audited", file.location(file.starts[i]), next.len()));
             return;
         }

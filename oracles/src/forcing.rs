@@ -55,7 +55,7 @@ pub fn load_matching_tokenizer(artifact: &Artifact, path: &Path, eos_tokens: &[S
     } else {
         eos_tokens.to_vec()
     };
-    let options = VocabOptions { eos_tokens, vocab_size: Some(vocab.width()) };
+    let options = VocabOptions { eos_tokens, vocab_size: Some(vocab.width()), allow_large_vocab_size: true };
     let name = path.display().to_string();
     let found = match syncodec::vocab::from_tokenizer(&tokenizer, &name, &options) {
         Ok(v) => v.hash,
@@ -96,13 +96,27 @@ pub struct Forced {
     pub ids: Vec<u32>,
     /// Byte offset in `text` where token `i` starts; one more entry, `text.len()`, at the end.
     pub starts: Vec<usize>,
+    /// Byte offset where each line starts (line 1 at 0), so that [`Forced::location`] costs a
+    /// binary search and one line, not a scan from the start of the file.
+    line_starts: Vec<usize>,
 }
 
 impl Forced {
     /// `path:line:col` of byte `offset`.
     pub fn location(&self, offset: usize) -> String {
-        let (line, col) = line_col(&self.text, offset);
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.line_starts[line - 1];
+        let col = 1 + self.text[start..offset].iter().filter(|&&b| b & 0xC0 != 0x80).count();
         format!("{}:{line}:{col}", self.path.display())
+    }
+
+    /// The escaped text of token `i` (empty past the end).
+    pub fn token_text(&self, i: usize) -> String {
+        match (self.starts.get(i), self.starts.get(i + 1)) {
+            (Some(&a), Some(&b)) => escape(&self.text[a..b]),
+            _ => String::new(),
+        }
     }
 }
 
@@ -166,7 +180,8 @@ pub fn prepare_text(artifact: &Artifact, tokenizer: &Tokenizer, path: &Path, tex
             location(path, &text, at)
         ));
     }
-    Prepared::Ready(Forced { path: path.to_path_buf(), text, ids, starts })
+    let line_starts = std::iter::once(0).chain(text.iter().enumerate().filter(|(_, &b)| b == b'\n').map(|(i, _)| i + 1)).collect();
+    Prepared::Ready(Forced { path: path.to_path_buf(), text, ids, starts, line_starts })
 }
 
 fn location(path: &Path, text: &[u8], offset: usize) -> String {
@@ -229,6 +244,17 @@ mod tests {
         // "é" is two bytes: the space after it is column 3.
         assert_eq!(line_col(text, 6), (2, 3));
         assert_eq!(line_col(text, 100), (2, 5));
+    }
+
+    #[test]
+    fn forced_locations_agree_with_line_col() {
+        let text = "ab\ncé d\n\nx".as_bytes().to_vec();
+        let line_starts = vec![0, 3, 9, 10];
+        let forced = Forced { path: PathBuf::from("f"), text: text.clone(), ids: vec![], starts: vec![0, text.len()], line_starts };
+        for offset in 0..=text.len() + 2 {
+            let (line, col) = line_col(&text, offset);
+            assert_eq!(forced.location(offset), format!("f:{line}:{col}"), "offset {offset}");
+        }
     }
 
     #[test]

@@ -232,7 +232,7 @@ fn real_tokenizer_facts() {
     }
 
     // Options.
-    let padded = vocab::load(&dir.join("qwen2_5.json"), &VocabOptions { vocab_size: Some(151936), eos_tokens: vec!["<|im_end|>".into()] }).unwrap();
+    let padded = vocab::load(&dir.join("qwen2_5.json"), &VocabOptions { vocab_size: Some(151936), eos_tokens: vec!["<|im_end|>".into()], ..Default::default() }).unwrap();
     assert_eq!(padded.width, 151936);
     assert_eq!(padded.eos, vec![t(151645)]);
     assert!(!padded.is_text(t(151643)) && padded.special[151643]);

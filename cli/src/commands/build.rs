@@ -34,7 +34,7 @@ pub fn run(args: &BuildArgs) -> Result<ExitStatus, CliError> {
 
 fn build(args: &BuildArgs, started: Instant) -> Result<ExitStatus, CliError> {
     // The tokenizer loads while the grammar compiles: both take a second on large inputs.
-    let options = syncodec::vocab::VocabOptions { eos_tokens: args.eos_tokens.clone(), vocab_size: args.vocab_size };
+    let options = syncodec::vocab::VocabOptions { eos_tokens: args.eos_tokens.clone(), vocab_size: args.vocab_size, allow_large_vocab_size: args.allow_large_vocab_size };
     let (compilation, vocab) = rayon::join(
         || super::compile_reporting(&args.grammar, &args.compile).map(|c| (c, started.elapsed())),
         || {
@@ -51,6 +51,8 @@ fn build(args: &BuildArgs, started: Instant) -> Result<ExitStatus, CliError> {
     };
     let vocab = vocab.transpose()?;
     let output = args.output.clone().unwrap_or_else(|| PathBuf::from(format!("{}.syncode", compiled.bnf.name)));
+    // Refuse a device node, FIFO or directory at -o before the mask store is built.
+    syncodec::emit::output_target(&output)?;
     let mut stdout = std::io::stdout().lock();
 
     let Some((vocab, vocab_time)) = vocab else {

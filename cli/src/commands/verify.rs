@@ -49,5 +49,12 @@ pub fn run(args: &VerifyArgs) -> Result<ExitStatus, CliError> {
     }
     writeln!(stdout, "skipped {} files, stopped {} files, failed {} files", report.count(FileStatus::Skipped), report.count(FileStatus::Stopped), report.count(FileStatus::Failed))?;
     writeln!(stdout, "{}", report.summary_line())?;
+    if report.forced_files() == 0 {
+        eprintln!(
+            "syncodec: nothing was verified: {} of {} file(s) skipped (see the SKIP lines: files the grammar rejects or the tokenizer does not round-trip are not teacher-forcing cases); give files the grammar accepts",
+            report.count(FileStatus::Skipped),
+            report.files.len()
+        );
+    }
     Ok(if report.passed() { ExitStatus::Success } else { ExitStatus::Failure })
 }

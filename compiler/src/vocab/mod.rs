@@ -55,7 +55,15 @@ pub struct VocabOptions {
     pub eos_tokens: Vec<String>,
     /// `--vocab-size`: the logits width, at least the number of token ids.
     pub vocab_size: Option<usize>,
+    /// `--allow-large-vocab-size`: accept a width above [`PLAUSIBLE_PADDING`] × the token ids or
+    /// above [`PLAUSIBLE_WIDTH`] (each mask row costs `width / 8` bytes, per sequence and cached).
+    pub allow_large_vocab_size: bool,
 }
+
+/// A logits width more than this many times the tokenizer's token ids is taken for a typo.
+pub const PLAUSIBLE_PADDING: usize = 4;
+/// A logits width above 2²⁴ (16.7M tokens, 2 MiB per mask row) is taken for a typo.
+pub const PLAUSIBLE_WIDTH: usize = 1 << 24;
 
 /// How token strings map to text (for `inspect` and the docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -197,6 +205,8 @@ pub enum VocabError {
     Unsupported { path: String, found: String },
     #[error("--vocab-size {requested} is smaller than the vocabulary of {path}, which has {n_tokens} token ids")]
     VocabSizeTooSmall { path: String, requested: usize, n_tokens: usize },
+    #[error("--vocab-size {requested} is implausible for {path}, which has {n_tokens} token ids (more than {PLAUSIBLE_PADDING}x its ids or over 2^24; every mask row would take {} KiB): pass the model's logits width (config.json's vocab_size), or add --allow-large-vocab-size if it really is that wide", requested.div_ceil(8 * 1024))]
+    ImplausibleVocabSize { path: String, requested: usize, n_tokens: usize },
     #[error("--eos-token {token:?} is neither an added token nor a vocabulary entry of {path}")]
     UnknownEosToken { path: String, token: String },
     #[error("no end-of-sequence token found in {path} (looked for the special tokens {known}); name one with --eos-token")]
@@ -306,6 +316,9 @@ pub fn from_tokenizer(tokenizer: &Tokenizer, name: &str, options: &VocabOptions)
     let width = options.vocab_size.unwrap_or(n_tokens);
     if width < n_tokens {
         return Err(VocabError::VocabSizeTooSmall { path: name.to_string(), requested: width, n_tokens });
+    }
+    if !options.allow_large_vocab_size && (width > n_tokens.saturating_mul(PLAUSIBLE_PADDING).max(64) || width > PLAUSIBLE_WIDTH) {
+        return Err(VocabError::ImplausibleVocabSize { path: name.to_string(), requested: width, n_tokens });
     }
     if width >= TokenId::LIMIT {
         return Err(unsupported(format!("--vocab-size {width} (must be below {})", TokenId::LIMIT)));

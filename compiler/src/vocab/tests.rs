@@ -207,19 +207,31 @@ fn metaspace_fixture() {
 #[test]
 fn eos_override_and_errors() {
     let json = sentencepiece_json();
-    let (_, v) = build(&json, &VocabOptions { eos_tokens: vec!["<s>".into(), "ab".into()], vocab_size: None });
+    let (_, v) = build(&json, &VocabOptions { eos_tokens: vec!["<s>".into(), "ab".into()], vocab_size: None, ..Default::default() });
     let v = v.unwrap();
     let ab = TokenId::must(267);
     assert_eq!(v.eos, vec![TokenId::must(1), ab]);
     // An ordinary token named as EOS is no longer text.
     assert!(!v.is_text(ab) && v.token_bytes(ab).is_empty());
 
-    let (_, e) = build(&json, &VocabOptions { eos_tokens: vec!["<nope>".into()], vocab_size: None });
+    let (_, e) = build(&json, &VocabOptions { eos_tokens: vec!["<nope>".into()], vocab_size: None, ..Default::default() });
     assert!(matches!(e, Err(VocabError::UnknownEosToken { ref token, .. }) if token == "<nope>"), "{e:?}");
-    let (_, e) = build(&json, &VocabOptions { eos_tokens: vec![], vocab_size: Some(10) });
+    let (_, e) = build(&json, &VocabOptions { eos_tokens: vec![], vocab_size: Some(10), ..Default::default() });
     let e = e.unwrap_err();
     assert!(matches!(e, VocabError::VocabSizeTooSmall { requested: 10, n_tokens: 270, .. }), "{e:?}");
     assert!(e.to_string().contains("--vocab-size 10"), "{e}");
+
+    // A typo-sized width (more than 4x the ids, or over 2^24) needs the explicit override.
+    let (_, e) = build(&json, &VocabOptions { vocab_size: Some(1_000_000_000), ..Default::default() });
+    let e = e.unwrap_err();
+    assert!(matches!(e, VocabError::ImplausibleVocabSize { requested: 1_000_000_000, n_tokens: 270, .. }), "{e:?}");
+    assert!(e.to_string().contains("--allow-large-vocab-size"), "{e}");
+    let (_, e) = build(&json, &VocabOptions { vocab_size: Some(270 * 5), ..Default::default() });
+    assert!(matches!(e, Err(VocabError::ImplausibleVocabSize { .. })), "{e:?}");
+    let (_, v) = build(&json, &VocabOptions { vocab_size: Some(270 * 5), allow_large_vocab_size: true, ..Default::default() });
+    assert_eq!(v.unwrap().width, 1350);
+    let (_, v) = build(&json, &VocabOptions { vocab_size: Some(270 * 4), ..Default::default() });
+    assert_eq!(v.unwrap().width, 1080);
 }
 
 #[test]
@@ -227,7 +239,7 @@ fn no_eos_is_an_error() {
     let json = byte_level_json(false).replace("<|endoftext|>", "<|pad|>");
     let e = build(&json, &VocabOptions::default()).1.unwrap_err();
     assert!(matches!(e, VocabError::NoEos { .. }), "{e:?}");
-    let v = build(&json, &VocabOptions { eos_tokens: vec!["<|pad|>".into()], vocab_size: None }).1.unwrap();
+    let v = build(&json, &VocabOptions { eos_tokens: vec!["<|pad|>".into()], vocab_size: None, ..Default::default() }).1.unwrap();
     assert_eq!(v.eos, vec![TokenId::must(264)]);
 }
 
