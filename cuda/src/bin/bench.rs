@@ -45,6 +45,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use syncodec_artifacts::bits;
 use syncodec_cuda::cudarc::driver::{sys, CudaContext, CudaEvent, CudaStream, DevicePtr};
 use syncodec_cuda::runtime::apply::{BatchLayout, Dtype, Dtype16};
 use syncodec_cuda::runtime::artifact::Artifact;
@@ -170,16 +171,7 @@ fn description_pool(artifact: &Artifact, walkers: usize, steps: usize) -> Result
             s.fill_bitmask(&mut row).map_err(|e| e.to_string())?;
             allowed.clear();
             let vocab = s.vocab();
-            for (w, &bits) in row.iter().enumerate() {
-                let mut b = bits;
-                while b != 0 {
-                    let t = (w * 32) as u32 + b.trailing_zeros();
-                    b &= b - 1;
-                    if !vocab.is_eos(t) {
-                        allowed.push(t);
-                    }
-                }
-            }
+            allowed.extend(bits::row::iter_ones(&row).map(|t| t as u32).filter(|&t| !vocab.is_eos(t)));
             if allowed.is_empty() || next() & 63 == 0 && s.is_complete() {
                 s = new()?;
                 continue;
