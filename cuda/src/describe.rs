@@ -1,6 +1,8 @@
-//! Issue part B, host side: the mask store as the device needs it, the packed
-//! per-step descriptions of a batch, and the CPU reference of the kernel that
-//! builds bitmask rows from them. Pure Rust: nothing here touches CUDA.
+//! The build kernel's host side: the mask store as the device needs it, the
+//! packed per-step descriptions of a batch, and the CPU reference of the build
+//! kernel (bitmask rows from descriptions, by the runtime's
+//! [`build_row`](syncodec_runtime::masks::build_row)). Pure Rust: nothing here
+//! touches CUDA.
 //!
 //! The packed layout is documented on [`PackedDescriptions`].
 //!

@@ -1,4 +1,4 @@
-//! Shared by the part B tests: a seedable RNG, random mask stores and
+//! Shared by the build kernel's tests: a seedable RNG, random mask stores and
 //! descriptions, the reference for the fused kernel, and the driver of the
 //! host emulation of `kernels/build_bitmask.cu`.
 #![allow(dead_code)]
@@ -429,7 +429,7 @@ pub fn teacher_force(artifact: &Artifact, tokenizer: &syncodec::vocab::Tokenizer
 
 /// A JSON document with nesting, escapes, unicode, numbers and whitespace.
 pub fn sample_json() -> String {
-    let mut s = String::from("{\n  \"name\": \"syncodec \\\"part B\\\" \\u00e9t\u{e9} \\n\",\n  \"values\": [");
+    let mut s = String::from("{\n  \"name\": \"syncodec \\\"build kernel\\\" \\u00e9t\u{e9} \\n\",\n  \"values\": [");
     for i in 0..40 {
         if i > 0 {
             s.push_str(", ");
