@@ -182,6 +182,25 @@ pub mod row {
         }
     }
 
+    /// Clears in `dst` every token set in `src` (word by word, over the shorter length).
+    #[inline]
+    pub fn subtract(dst: &mut [u32], src: &[u32]) {
+        for (d, s) in dst.iter_mut().zip(src) {
+            *d &= !s;
+        }
+    }
+
+    /// Clears every token at or past `n_tokens` (the padding of a row wider than the
+    /// vocabulary's real ids).
+    pub fn keep_below(row: &mut [u32], n_tokens: usize) {
+        let full = n_tokens / 32;
+        let Some(rest) = row.get_mut(full..) else { return };
+        if let Some((partial, tail)) = rest.split_first_mut() {
+            *partial &= (1u32 << (n_tokens % 32)) - 1;
+            tail.fill(0);
+        }
+    }
+
     /// The set tokens in increasing order.
     pub fn iter_ones(row: &[u32]) -> impl Iterator<Item = usize> + '_ {
         row.iter().enumerate().flat_map(|(k, &w)| {
@@ -236,5 +255,21 @@ mod tests {
         row::unset(&mut r, 33);
         assert!(!row::get(&r, 33) && row::get(&r, 69) && !row::get(&r, 5000));
         assert_eq!(row::count(&r), 2);
+    }
+
+    #[test]
+    fn row_subtract_and_keep_below() {
+        let mut r = vec![u32::MAX; 3];
+        row::subtract(&mut r, &[0b1010, 0]);
+        assert_eq!(r, vec![!0b1010, u32::MAX, u32::MAX]);
+        row::keep_below(&mut r, 40);
+        assert_eq!(r, vec![!0b1010, 0xFF, 0]);
+        row::keep_below(&mut r, 64);
+        assert_eq!(r, vec![!0b1010, 0xFF, 0]);
+        row::keep_below(&mut r, 0);
+        assert_eq!(r, vec![0, 0, 0]);
+        let mut short = vec![u32::MAX];
+        row::keep_below(&mut short, 1000);
+        assert_eq!(short, vec![u32::MAX]);
     }
 }

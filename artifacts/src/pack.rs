@@ -62,10 +62,10 @@ pub fn unpack(packed: &[u8], limit: u64) -> Result<AlignedBytes, OpenError> {
     if declared > limit {
         return Err(OpenError::TooLarge { limit });
     }
-    if let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(packed) {
-        if size != declared {
-            return Err(OpenError::Corrupt(format!("the zstd frame holds {size} bytes but the artifact header declares {declared}")));
-        }
+    match zstd::zstd_safe::get_frame_content_size(packed) {
+        Ok(Some(size)) if size < declared => return Err(OpenError::Truncated { expected: declared, actual: size }),
+        Ok(Some(size)) if size > declared => return Err(OpenError::Corrupt(format!("the zstd frame holds {size} bytes but the artifact header declares {declared}"))),
+        _ => {}
     }
     // Read the rest up to the declared length; one byte more proves trailing data.
     match AlignedBytes::read_from(&mut header.as_slice().chain(decoder), declared, declared) {

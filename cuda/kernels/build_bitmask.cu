@@ -2,7 +2,7 @@
 // mask store and compact per-row descriptions, and optionally apply them to
 // the logits in the same kernel.
 //
-// Part of syncodec-cuda (issue part B). This file is compiled by NVRTC *after*
+// The build kernel of syncodec-cuda. This file is compiled by NVRTC *after*
 // apply_bitmask.cu, in the same translation unit (the Rust crate concatenates
 // the two sources): it reuses that file's typedefs, sc_vec4, sc_traits and
 // sc_select. Like apply_bitmask.cu it includes no header and does no

@@ -1,6 +1,8 @@
-//! Issue part B, host side: the mask store as the device needs it, the packed
-//! per-step descriptions of a batch, and the CPU reference of the kernel that
-//! builds bitmask rows from them. Pure Rust: nothing here touches CUDA.
+//! The build kernel's host side: the mask store as the device needs it, the
+//! packed per-step descriptions of a batch, and the CPU reference of the build
+//! kernel (bitmask rows from descriptions, by the runtime's
+//! [`build_row`](syncodec_runtime::masks::build_row)). Pure Rust: nothing here
+//! touches CUDA.
 //!
 //! The packed layout is documented on [`PackedDescriptions`].
 //!
@@ -14,10 +16,14 @@
 //! change nothing; a mask id `>= n_masks` is an error here (the kernel, which
 //! cannot report errors, skips it; the host API checks before uploading).
 
+use std::convert::Infallible;
 use std::fmt;
 
-use syncodec_runtime::artifact::Artifact;
+use syncodec_artifacts::bits::row;
+use syncodec_artifacts::ids::{MaskId, TokenId};
 use syncodec_artifacts::schema::{ArchivedMaskStore, ArchivedVocabulary};
+use syncodec_runtime::artifact::Artifact;
+use syncodec_runtime::masks::{build_row, StoredMasks};
 pub use syncodec_artifacts::schema::{MASK_DENSE, MASK_SPARSE};
 pub use syncodec_runtime::session::MaskDescription;
 use thiserror::Error;
@@ -223,20 +229,30 @@ impl HostMaskStore {
     pub fn device_bytes(&self) -> usize {
         self.kinds.len() + 4 * (self.offsets.len() + self.data.len())
     }
+}
 
-    /// ORs mask `id` into `row` (at least `ceil(n_tokens / 32)` words).
-    fn or_into(&self, id: u32, row: &mut [u32]) {
-        let i = id as usize;
-        let d = &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize];
-        if self.kinds[i] == MASK_DENSE {
-            for (o, w) in row.iter_mut().zip(d) {
-                *o |= w;
-            }
+impl StoredMasks for HostMaskStore {
+    /// Never fails: like the kernel, an id outside the store adds nothing (the host API checks
+    /// ids with [`PackedDescriptions::check_mask_ids`] before building).
+    type Error = Infallible;
+
+    fn n_tokens(&self) -> usize {
+        self.n_tokens as usize
+    }
+
+    /// ORs mask `id` into `row`.
+    fn or_into(&self, id: MaskId, out: &mut [u32]) -> Result<(), Infallible> {
+        let i = id.as_usize();
+        let (Some(&kind), Some(&a), Some(&b)) = (self.kinds.get(i), self.offsets.get(i), self.offsets.get(i + 1)) else { return Ok(()) };
+        let d = self.data.get(a as usize..b as usize).unwrap_or(&[]);
+        if kind == MASK_DENSE {
+            row::union(out, d);
         } else {
             for &t in d {
-                row[t as usize >> 5] |= 1 << (t & 31);
+                row::set(out, t as usize);
             }
         }
+        Ok(())
     }
 }
 
@@ -431,34 +447,16 @@ pub fn build_bitmask_cpu(store: &HostMaskStore, desc: &PackedDescriptions, out: 
         return Err(DescriptionError::BufferTooShort { what: "bitmask", needed, len: out.len() });
     }
     desc.check_mask_ids(store.n_masks())?;
-    let n = store.n_tokens;
-    for (r, row) in out[..needed].chunks_exact_mut(words.max(1)).enumerate().take(desc.rows()) {
-        build_row(store, desc, r, row, n);
+    for (r, out) in out[..needed].chunks_exact_mut(words.max(1)).enumerate().take(desc.rows()) {
+        let masks = desc.mask_ids(r).iter().copied().map(MaskId::from_raw);
+        let set = desc.set_tokens(r).iter().copied().map(TokenId::from_raw);
+        let clear = desc.clear_tokens(r).iter().copied().map(TokenId::from_raw);
+        match build_row(store, masks, set, clear, out) {
+            Ok(()) => {}
+            Err(never) => match never {},
+        }
     }
     Ok(())
-}
-
-fn build_row(store: &HostMaskStore, desc: &PackedDescriptions, r: usize, row: &mut [u32], n: u32) {
-    row.fill(0);
-    for &id in desc.mask_ids(r) {
-        store.or_into(id, row);
-    }
-    for &t in desc.set_tokens(r) {
-        if t < n {
-            row[t as usize >> 5] |= 1 << (t & 31);
-        }
-    }
-    for &t in desc.clear_tokens(r) {
-        if t < n {
-            row[t as usize >> 5] &= !(1 << (t & 31));
-        }
-    }
-    // Ids past the vocabulary are never allowed (dense masks may carry bits there).
-    let dense = n.div_ceil(32) as usize;
-    if n & 31 != 0 {
-        row[dense - 1] &= (1u32 << (n & 31)) - 1;
-    }
-    row[dense..].fill(0);
 }
 
 #[cfg(test)]

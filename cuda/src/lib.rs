@@ -6,7 +6,7 @@
 //!   methods enqueue one kernel launch and return without synchronizing.
 //! - [`probe`]: is CUDA usable here? Never panics; says why not.
 //! - [`KERNEL_SOURCE`]: the CUDA C++ source, `kernels/apply_bitmask.cu`.
-//! - Issue part B, a device-resident mask store: [`HostMaskStore`] (an
+//! - The build kernel and its device-resident mask store: [`HostMaskStore`] (an
 //!   artifact's mask store, checked and normalized), [`pack_descriptions`]
 //!   (per-step compact row descriptions from `Session::describe_mask`),
 //!   [`build_bitmask_cpu`] (the CPU reference), [`DeviceMaskStore`] /
@@ -44,9 +44,9 @@
 //! each [`GpuMasker`] loads it once into its context. Machines without NVRTC
 //! can use [`GpuMasker::from_ptx`] with PTX produced elsewhere by
 //! [`compile_ptx`]. Both kernels are one translation unit
-//! ([`full_kernel_source`]); should the part B kernel fail to compile or
-//! load, the masker falls back to the part A source alone and only the part B
-//! methods return the error.
+//! ([`full_kernel_source`]); should the build kernel fail to compile or
+//! load, the masker falls back to the apply kernel's source alone and only the
+//! build kernel's methods return the error.
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -71,10 +71,10 @@ pub use store::{build_launch_shape, DeviceDescriptions, DeviceMaskStore, Descrip
 pub use syncodec_runtime as runtime;
 pub use syncodec_runtime::apply::{ApplyError, BatchLayout, Dtype, Dtype16};
 
-/// The CUDA C++ source of the part A kernel (`kernels/apply_bitmask.cu`).
+/// The CUDA C++ source of the apply kernel (`kernels/apply_bitmask.cu`).
 pub const KERNEL_SOURCE: &str = include_str!("../kernels/apply_bitmask.cu");
 
-/// The CUDA C++ source of the part B kernels (`kernels/build_bitmask.cu`).
+/// The CUDA C++ source of the build kernels (`kernels/build_bitmask.cu`).
 /// It reuses definitions of [`KERNEL_SOURCE`] and is compiled after it, in
 /// one translation unit: see [`full_kernel_source`].
 pub const BUILD_KERNEL_SOURCE: &str = include_str!("../kernels/build_bitmask.cu");
@@ -117,7 +117,7 @@ pub enum GpuError {
     /// A buffer or stream belongs to another CUDA context than the masker.
     #[error("buffer or stream belongs to a different CUDA context than the GpuMasker")]
     WrongContext,
-    /// A mask store or descriptions that cannot be used (part B).
+    /// A mask store or descriptions that cannot be used (build kernel).
     #[error(transparent)]
     Description(#[from] DescriptionError),
 }
@@ -197,8 +197,8 @@ pub fn compile_ptx(cc: Option<(i32, i32)>) -> Result<String, GpuError> {
     compile_cached(cc, true)
 }
 
-/// Compiles the part A kernel alone ([`KERNEL_SOURCE`]); PTX from it gives a
-/// masker without the part B methods.
+/// Compiles the apply kernel alone ([`KERNEL_SOURCE`]); PTX from it gives a
+/// masker without the build kernel's methods.
 ///
 /// # Errors
 ///
@@ -256,7 +256,8 @@ pub struct GpuMasker {
     stream: Arc<CudaStream>,
     /// Indexed like `ENTRY_POINTS`.
     funcs: Arc<[CudaFunction; 4]>,
-    /// Part B, indexed like `store::BUILD_ENTRY_POINTS`, or why it is missing.
+    /// The build kernels, indexed like `store::BUILD_ENTRY_POINTS`, or why they
+    /// are missing.
     build_funcs: Result<Arc<[CudaFunction; 3]>, Arc<str>>,
     sm_count: u32,
 }
@@ -277,7 +278,8 @@ impl GpuMasker {
         // Both kernels for the device's architecture, then for NVRTC's
         // default target (a driver older than NVRTC may refuse PTX for the
         // newest architecture; the default is JIT-compiled forward). Should
-        // the part B source be what fails, part A alone, the same two ways.
+        // the build kernel's source be what fails, the apply kernel alone, the
+        // same two ways.
         let mut first_err = None;
         for full in [true, false] {
             for arch in [Some(cc), None] {
@@ -286,7 +288,7 @@ impl GpuMasker {
                     Ok(mut m) => {
                         if let (false, Some(e)) = (full, &first_err) {
                             m.build_funcs = Err(format!(
-                                "the part B kernel (build_bitmask.cu) could not be compiled or loaded: {e}"
+                                "the build kernel (build_bitmask.cu) could not be compiled or loaded: {e}"
                             )
                             .into());
                         }
@@ -321,8 +323,8 @@ impl GpuMasker {
 
     /// Loads already compiled PTX (from [`compile_ptx`], possibly on another
     /// machine) into the stream's context. Needs no NVRTC. PTX without the
-    /// part B entry points (from [`compile_apply_ptx`] or an older version)
-    /// gives a masker whose part B methods return [`GpuError::Compile`].
+    /// build kernel's entry points (from [`compile_apply_ptx`] or an older
+    /// version) gives a masker whose build methods return [`GpuError::Compile`].
     ///
     /// # Errors
     ///
@@ -338,7 +340,7 @@ impl GpuMasker {
             let build_funcs = match (b(0), b(1), b(2)) {
                 (Ok(x), Ok(y), Ok(z)) => Ok(Arc::new([x, y, z])),
                 (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(format!(
-                    "the PTX has no part B kernels ({e}); make it with compile_ptx, not compile_apply_ptx"
+                    "the PTX has no build kernels ({e}); make it with compile_ptx, not compile_apply_ptx"
                 )
                 .into()),
             };

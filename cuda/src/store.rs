@@ -1,4 +1,4 @@
-//! Issue part B, device side: the mask store uploaded once
+//! The build kernel's device side: the mask store uploaded once
 //! ([`DeviceMaskStore`]), per-step descriptions on the device
 //! ([`DeviceDescriptions`]), and the [`GpuMasker`] methods that launch
 //! `kernels/build_bitmask.cu`.
@@ -15,7 +15,8 @@ use syncodec_runtime::artifact::Artifact;
 use crate::describe::{DescriptionError, HostMaskStore, PackedDescriptions};
 use crate::{driver_present, guarded, GpuError, GpuMasker, MAX_WIDTH};
 
-/// Part B entry points, in the order `GpuMasker::build_funcs` holds them.
+/// The build kernel's entry points, in the order `GpuMasker::build_funcs`
+/// holds them.
 pub(crate) const BUILD_ENTRY_POINTS: [&str; 3] = [
     "syncodec_build_bitmask",
     "syncodec_build_apply_b32",
@@ -26,7 +27,7 @@ pub(crate) const BUILD_THREADS: u32 = 256;
 /// Largest tile in mask words; must match `SC_TILE_MAX`.
 pub(crate) const TILE_MAX: u32 = 1024;
 
-/// Launch shape of the part B kernels: `(tile_words, grid_x, grid_y)` for
+/// Launch shape of the build kernels: `(tile_words, grid_x, grid_y)` for
 /// `rows` description rows whose tiles must cover `cover_words` mask words
 /// (the bitmask row, or for the fused kernel `max(mask words,
 /// ceil(logits width / 32))`), on a device with `sm_count` SMs. The largest
@@ -254,7 +255,7 @@ impl DeviceDescriptions {
     }
 }
 
-/// Descriptions for a part B launch: on the host (uploaded by the call, on
+/// Descriptions for a build-kernel launch: on the host (uploaded by the call, on
 /// the masker's stream) or already on the device.
 #[derive(Clone, Copy, Debug)]
 pub enum Descriptions<'a> {
@@ -300,7 +301,7 @@ impl GpuMasker {
     ///
     /// [`GpuError::Description`] for a mask id outside the store or a short
     /// `out` (nothing launched), [`GpuError::WrongContext`],
-    /// [`GpuError::Compile`] when the part B kernel is not loaded,
+    /// [`GpuError::Compile`] when the build kernel is not loaded,
     /// [`GpuError::Driver`].
     pub fn build_bitmask<'d>(
         &self,
@@ -327,8 +328,8 @@ impl GpuMasker {
         })
     }
 
-    /// Fused part B: builds each description's row on the device and applies
-    /// it to `f32` logits, in one launch on the masker's stream. Semantics as
+    /// The fused build kernel: builds each description's row on the device and
+    /// applies it to `f32` logits, in one launch on the masker's stream. Semantics as
     /// [`GpuMasker::apply_f32`] with the bitmask `build_bitmask` would give:
     /// description `i` applies to logits row `indices[i]` (or `i`);
     /// `layout.mask_words` must be `store.words()`. Without indices there must
@@ -432,7 +433,7 @@ impl GpuMasker {
         })
     }
 
-    /// Enqueues the part B kernel on `stream` for raw device pointers (for
+    /// Enqueues the build kernel on `stream` for raw device pointers (for
     /// integrations holding framework tensors). `desc` points to packed
     /// descriptions of at least `rows` rows (their own row count may be
     /// larger: pass the packed row count as `packed_rows`), `out` to

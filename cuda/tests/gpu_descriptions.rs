@@ -1,4 +1,4 @@
-//! Part B on the GPU against the CPU reference: `build_bitmask` and the fused
+//! The build kernel on the GPU against the CPU reference: `build_bitmask` and the fused
 //! `apply_descriptions_*` kernels, every word and every logit compared bit
 //! for bit.
 //!

@@ -51,7 +51,7 @@ fn kernel_logic_matches_reference_under_host_emulation() {
     println!("{}", stdout.trim_end());
 }
 
-// ---- Part B: kernels/build_bitmask.cu ----
+// ---- The build kernel: kernels/build_bitmask.cu ----
 
 mod common;
 
@@ -59,7 +59,7 @@ use common::{first_difference, random_descriptions, random_descriptions_up_to, r
 use syncodec_cuda::runtime::apply::{BatchLayout, Dtype16};
 use syncodec_cuda::{build_launch_shape, pack_descriptions};
 
-/// One random part B launch: store, descriptions, mode, launch shape, thread
+/// One random build-kernel launch: store, descriptions, mode, launch shape, thread
 /// schedule, and for the fused kernel a logits batch.
 fn random_case(rng: &mut Rng, i: usize) -> EmuCase {
     let n_tokens = match rng.below(10) {

@@ -52,6 +52,7 @@
 //! branch-free select that LLVM vectorizes. On x86-64 the row loop is compiled
 //! three times (baseline, AVX2, AVX-512BW) and picked at run time.
 
+use syncodec_artifacts::bits::row;
 use thiserror::Error;
 
 /// −inf as an IEEE binary16 bit pattern.
@@ -61,7 +62,7 @@ pub const BF16_NEG_INF: u16 = 0xFF80;
 
 /// Number of `u32` words in a bitmask for `vocab` tokens: `ceil(vocab / 32)`.
 pub const fn bitmask_words(vocab: usize) -> usize {
-    vocab.div_ceil(32)
+    row::words(vocab)
 }
 
 /// Element type of a logits buffer.
@@ -466,8 +467,7 @@ mod tests {
     /// The definition, one element at a time.
     fn naive<T: Copy>(row: &mut [T], mask: &[u32], neg: T) {
         for (t, x) in row.iter_mut().enumerate() {
-            let allowed = mask.get(t / 32).is_some_and(|w| (w >> (t % 32)) & 1 == 1);
-            if !allowed {
+            if !row::get(mask, t) {
                 *x = neg;
             }
         }

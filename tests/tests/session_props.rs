@@ -12,10 +12,11 @@
 //! - `rollback` restores the exact earlier mask.
 
 use syncodec::vocab::{VocabKind, Vocabulary};
+use syncodec_artifacts::bits;
 use syncodec_e2e::generate::{Generator, Rng};
 use syncodec_e2e::workspace_root;
 use syncodec_runtime::artifact::Artifact;
-use syncodec_runtime::masks::MaskStore;
+use syncodec_runtime::masks::{MaskStore, Vocab};
 use syncodec_runtime::session::{MaskDescription, Session};
 
 fn vocabulary(text: &[u8], rng: &mut Rng, extra: usize) -> Vocabulary {
@@ -58,23 +59,15 @@ fn tokenize(text: &[u8], vocab: &Vocabulary, rng: &mut Rng) -> Vec<u32> {
 }
 
 fn bit(row: &[u32], id: u32) -> bool {
-    row[id as usize >> 5] >> (id & 31) & 1 == 1
+    bits::row::get(row, id as usize)
 }
 
 fn rebuild(artifact: &Artifact, d: &MaskDescription, words: usize) -> Vec<u32> {
     let payload = artifact.payload();
-    let vocab = syncodec_runtime::masks::Vocab::new(payload.vocab.as_ref().unwrap());
+    let vocab = Vocab::new(payload.vocab.as_ref().unwrap());
     let store = MaskStore::new(payload.masks.as_ref().unwrap(), &vocab);
     let mut row = vec![0u32; words];
-    for &m in &d.masks {
-        store.or_into(m, &mut row).unwrap();
-    }
-    for &t in &d.tokens {
-        row[t as usize >> 5] |= 1 << (t & 31);
-    }
-    for &t in &d.clear {
-        row[t as usize >> 5] &= !(1 << (t & 31));
-    }
+    d.build_row(&store, &mut row).unwrap();
     row
 }
 

@@ -1,15 +1,15 @@
 //! GPU bitmask application benchmark.
 //!
-//! `cargo run --release -p syncodec-cuda --bin bench [-- [--only a|b] [--artifact FILE.syncode]]`
+//! `cargo run --release -p syncodec-cuda --bin bench [-- [--only apply|build] [--artifact FILE.syncode]]`
 //!
-//! Part A (host-built bitmask applied on the GPU) needs a GPU; without a
-//! usable one it prints `no GPU: <reason>`. Part B (device-resident mask
-//! store) needs an artifact built with a tokenizer (`--artifact`, or
-//! `$SYNCODEC_BENCH_ARTIFACT`); it prints the bytes moved per step on any
-//! machine, and the timings only with a GPU. The program exits 0 without a
-//! GPU.
+//! The apply kernel (host-built bitmask applied on the GPU) needs a GPU;
+//! without a usable one it prints `no GPU: <reason>`. The build kernel
+//! (device-resident mask store) needs an artifact built with a tokenizer
+//! (`--artifact`, or `$SYNCODEC_BENCH_ARTIFACT`); it prints the bytes moved
+//! per step on any machine, and the timings only with a GPU. The program
+//! exits 0 without a GPU.
 //!
-//! Part A, with a GPU:
+//! The apply kernel, with a GPU:
 //!
 //! 1. measures device-to-device copy bandwidth (`cuMemcpyDtoDAsync` of
 //!    1 GiB, counted as bytes read + bytes written, median of 20);
@@ -25,26 +25,28 @@
 //!
 //! Targets (issue): B=1, V=128k ≤ 5 µs; B=4096 ≥ 80% of copy bandwidth.
 //!
-//! Part B: descriptions come from random walks over the artifact's grammar
-//! (sessions after a prompt, each step a random token of the mask, a new
-//! session when the text is complete or stuck), a pool of every step's
+//! The build kernel: descriptions come from random walks over the artifact's
+//! grammar (sessions after a prompt, each step a random token of the mask, a
+//! new session when the text is complete or stuck), a pool of every step's
 //! `describe_mask()`; a batch of B rows is taken round-robin from the pool.
 //! For B ∈ {1, 256, 4096}:
-//! - bytes moved host → device per step: the B bitmask rows of part A
-//!   (`B × ceil(width / 32) × 4`) against the packed descriptions;
+//! - bytes moved host → device per step: the B bitmask rows the apply kernel
+//!   reads (`B × ceil(width / 32) × 4`) against the packed descriptions;
 //! - host µs to pack the descriptions (`PackedDescriptions::repack`);
 //! - with a GPU, per logits dtype (f32, bf16), µs per step measured with
 //!   CUDA events around the step's work on the stream (median of 50 after
-//!   warm-up): `A`: copy the bitmask rows (from pinned memory) + part A
-//!   kernel; `B fused`: `DeviceDescriptions::update` (the packed words, from
-//!   the pageable `Vec` as a server would) + the fused build-and-apply
-//!   kernel; `B build`: the same copy + the build kernel alone (bitmask rows
-//!   on the device). The device-built rows are checked against part A's.
+//!   warm-up): `apply`: copy the bitmask rows (from pinned memory) + the
+//!   apply kernel; `fused`: `DeviceDescriptions::update` (the packed words,
+//!   from the pageable `Vec` as a server would) + the fused build-and-apply
+//!   kernel; `build`: the same copy + the build kernel alone (bitmask rows
+//!   on the device). The device-built rows are checked against the host-built
+//!   ones.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use syncodec_artifacts::bits;
 use syncodec_cuda::cudarc::driver::{sys, CudaContext, CudaEvent, CudaStream, DevicePtr};
 use syncodec_cuda::runtime::apply::{BatchLayout, Dtype, Dtype16};
 use syncodec_cuda::runtime::artifact::Artifact;
@@ -153,7 +155,7 @@ fn rng(mut seed: u64) -> impl FnMut() -> u64 {
     }
 }
 
-/// Part B's pool of real descriptions: `walkers` sessions, `steps` random
+/// The build kernel's pool of real descriptions: `walkers` sessions, `steps` random
 /// grammar-valid tokens each (restarting when complete or stuck), every
 /// step's `describe_mask()`.
 fn description_pool(artifact: &Artifact, walkers: usize, steps: usize) -> Result<Vec<MaskDescription>, String> {
@@ -170,16 +172,7 @@ fn description_pool(artifact: &Artifact, walkers: usize, steps: usize) -> Result
             s.fill_bitmask(&mut row).map_err(|e| e.to_string())?;
             allowed.clear();
             let vocab = s.vocab();
-            for (w, &bits) in row.iter().enumerate() {
-                let mut b = bits;
-                while b != 0 {
-                    let t = (w * 32) as u32 + b.trailing_zeros();
-                    b &= b - 1;
-                    if !vocab.is_eos(t) {
-                        allowed.push(t);
-                    }
-                }
-            }
+            allowed.extend(bits::row::iter_ones(&row).map(|t| t as u32).filter(|&t| !vocab.is_eos(t)));
             if allowed.is_empty() || next() & 63 == 0 && s.is_complete() {
                 s = new()?;
                 continue;
@@ -198,8 +191,8 @@ fn batch(pool: &[MaskDescription], b: usize) -> Vec<MaskDescription> {
     (0..b).map(|i| pool[(i * 7919) % pool.len()].clone()).collect()
 }
 
-fn part_b(path: Option<PathBuf>) -> Result<(), GpuError> {
-    println!("\n== Part B: device-resident mask store ==");
+fn build_kernel(path: Option<PathBuf>) -> Result<(), GpuError> {
+    println!("\n== The build kernel: device-resident mask store ==");
     let Some(path) = path else {
         println!(
             "no artifact: pass --artifact FILE (or set SYNCODEC_BENCH_ARTIFACT) with an artifact built by \
@@ -239,7 +232,7 @@ fn part_b(path: Option<PathBuf>) -> Result<(), GpuError> {
     let sizes = [1usize, 256, 4096];
     println!(
         "\n{:>5} {:>15} {:>14} {:>7} {:>9}",
-        "B", "bitmask A (B)", "packed B (B)", "ratio", "pack µs"
+        "B", "bitmask bytes", "packed bytes", "ratio", "pack µs"
     );
     let mut packed_by_b = Vec::new();
     for &b in &sizes {
@@ -276,13 +269,13 @@ fn part_b(path: Option<PathBuf>) -> Result<(), GpuError> {
     );
     println!(
         "{:>5} {:>5} {:>10} {:>10} {:>10}",
-        "B", "dtype", "A", "B fused", "B build"
+        "B", "dtype", "apply", "fused", "build"
     );
     for (b, packed) in &packed_by_b {
         let b = *b;
         let width = host.width() as usize;
         let lay = BatchLayout::contiguous(b, width);
-        // Part A's host rows: the CPU reference of the same descriptions.
+        // The apply kernel's host rows: the CPU reference of the same descriptions.
         let mut rows = vec![0u32; b * words];
         syncodec_cuda::build_bitmask_cpu(&host, packed, &mut rows)?;
         // SAFETY: a page-locked host buffer, written before the copies that
@@ -323,7 +316,7 @@ fn part_b(path: Option<PathBuf>) -> Result<(), GpuError> {
             })?;
             println!("{b:>5} {dtype:>5} {a_us:>10.1} {fused_us:>10.1} {build_us:>10.1}");
         }
-        // The device-built rows must be part A's rows.
+        // The device-built rows must be the host-built rows.
         let back = stream.clone_dtoh(&dbits)?;
         stream.synchronize()?;
         if back != rows {
@@ -343,13 +336,13 @@ fn main() {
             "--only" => only = args.next(),
             "--artifact" => artifact = args.next().map(PathBuf::from),
             _ => {
-                eprintln!("usage: bench [--only a|b] [--artifact FILE.syncode]");
+                eprintln!("usage: bench [--only apply|build] [--artifact FILE.syncode]");
                 std::process::exit(2);
             }
         }
     }
-    if only.as_deref() != Some("b") {
-        println!("== Part A: host-built bitmask applied on the GPU ==");
+    if only.as_deref() != Some("build") {
+        println!("== The apply kernel: host-built bitmask applied on the GPU ==");
         match probe().and_then(|_| run()) {
             Ok(()) => {}
             Err(e @ (GpuError::Unavailable(_) | GpuError::Compile(_))) => println!("no GPU: {e}"),
@@ -359,8 +352,8 @@ fn main() {
             }
         }
     }
-    if only.as_deref() != Some("a") {
-        match part_b(artifact) {
+    if only.as_deref() != Some("apply") {
+        match build_kernel(artifact) {
             Ok(()) => {}
             Err(e @ (GpuError::Unavailable(_) | GpuError::Compile(_))) => println!("no GPU: {e}"),
             Err(e) => {

@@ -1,4 +1,4 @@
-//! Shared by the part B tests: a seedable RNG, random mask stores and
+//! Shared by the build kernel's tests: a seedable RNG, random mask stores and
 //! descriptions, the reference for the fused kernel, and the driver of the
 //! host emulation of `kernels/build_bitmask.cu`.
 #![allow(dead_code)]
@@ -72,7 +72,7 @@ pub fn random_store_with(rng: &mut Rng, n_tokens: u32, width: u32, n_masks: usiz
                 for _ in 0..1 + rng.below(3) {
                     if n_tokens > 0 {
                         let t = rng.below(u64::from(n_tokens)) as usize;
-                        data[start + t / 32] |= 1 << (t % 32);
+                        syncodec_artifacts::bits::row::set(&mut data[start..], t);
                     }
                 }
                 offsets.push(data.len() as u32);
@@ -425,7 +425,7 @@ pub fn teacher_force(artifact: &Artifact, tokenizer: &syncodec::vocab::Tokenizer
 
 /// A JSON document with nesting, escapes, unicode, numbers and whitespace.
 pub fn sample_json() -> String {
-    let mut s = String::from("{\n  \"name\": \"syncodec \\\"part B\\\" \\u00e9t\u{e9} \\n\",\n  \"values\": [");
+    let mut s = String::from("{\n  \"name\": \"syncodec \\\"build kernel\\\" \\u00e9t\u{e9} \\n\",\n  \"values\": [");
     for i in 0..40 {
         if i > 0 {
             s.push_str(", ");

@@ -1,4 +1,4 @@
-// Host emulation of kernels/build_bitmask.cu (issue part B): compiles
+// Host emulation of kernels/build_bitmask.cu (the build kernel): compiles
 // apply_bitmask.cu + build_bitmask.cu as plain C++ and runs every block of a
 // launch with its 256 threads as coroutines (ucontext), so __syncthreads is
 // honored: a thread runs until it reaches a barrier (or returns), then the

@@ -23,7 +23,7 @@
 //!    timed with `Instant` (one per token plus the final, EOS, step). A step is a cache *miss* when
 //!    the cache grew during it (a new union was computed); `max hit` is the slowest other step.
 //! 3. **Compare**: the same measurement for json and python × llama3 with LALR tables and with
-//!    `SessionOptions::from_scratch` (fewer python files; the table says how many).
+//!    `Session::fill_bitmask_from_scratch` (fewer python files; the table says how many).
 //! 4. **Apply**: `apply_bitmask_{f32,f16,bf16}` at V = 32000, 128256, 151936 with a random mask
 //!    (each bit set with probability 1/2), median of 2000 calls after 200 warm-up calls.
 
@@ -553,10 +553,13 @@ impl Steps {
 
     /// One timed `fill_bitmask`. A miss is seen as the cache growing (or being cleared when full),
     /// checked outside the timed region.
-    fn fill(&mut self, session: &mut Session<'_>, cache: &MaskCache, row: &mut [u32]) -> Result<(), syncodec_runtime::session::SessionError> {
+    fn fill(&mut self, session: &mut Session<'_>, cache: &MaskCache, row: &mut [u32], fill: Fill) -> Result<(), syncodec_runtime::session::SessionError> {
         let rows = cache.len();
         let t = Instant::now();
-        let r = session.fill_bitmask(row);
+        let r = match fill {
+            Fill::Incremental => session.fill_bitmask(row),
+            Fill::FromScratch => session.fill_bitmask_from_scratch(row),
+        };
         let dt = us(t.elapsed());
         self.times.push(dt);
         if cache.len() != rows {
@@ -568,12 +571,21 @@ impl Steps {
     }
 }
 
+/// How a step's mask is computed: from the incremental state, or after re-lexing and re-parsing
+/// the whole text (the SynCode paper's "incremental parsing off" baseline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fill {
+    Incremental,
+    FromScratch,
+}
+
 /// One file through a session, every step recorded in `steps`.
-fn force_file(artifact: &Artifact, f: &Forced, options: SessionOptions, cache: &Arc<MaskCache>, steps: &mut Steps) -> Result<(), String> {
+fn force_file(artifact: &Artifact, f: &Forced, fill: Fill, cache: &Arc<MaskCache>, steps: &mut Steps) -> Result<(), String> {
+    let options = SessionOptions { sequence_start: true, ..SessionOptions::default() };
     let mut session = Session::with_cache(artifact, options, Arc::clone(cache)).map_err(|e| e.to_string())?;
     let mut row = vec![0u32; session.bitmask_words()];
     for (i, &id) in f.ids.iter().enumerate() {
-        let r = steps.fill(&mut session, cache, &mut row);
+        let r = steps.fill(&mut session, cache, &mut row, fill);
         r.map_err(|e| format!("{}: mask: {e}", f.location(f.starts[i])))?;
         if !row::get(&row, id as usize) {
             return Err(format!("{}: token {id} not in the mask", f.location(f.starts[i])));
@@ -581,18 +593,18 @@ fn force_file(artifact: &Artifact, f: &Forced, options: SessionOptions, cache: &
         session.accept_token(id).map_err(|e| format!("{}: {e}", f.location(f.starts[i])))?;
     }
     // The last step: the mask where EOS must be allowed.
-    let r = steps.fill(&mut session, cache, &mut row);
+    let r = steps.fill(&mut session, cache, &mut row, fill);
     r.map_err(|e| format!("{}: final mask: {e}", f.path.display()))?;
     Ok(())
 }
 
-fn measure(artifact: &Artifact, forced: &[Forced], skipped: usize, options: SessionOptions) -> Latency {
+fn measure(artifact: &Artifact, forced: &[Forced], skipped: usize, fill: Fill) -> Latency {
     let started = Instant::now();
     let cache = Arc::new(MaskCache::default());
     let mut lat = Latency { files: forced.len(), skipped, ..Latency::default() };
     if let Some(first) = forced.first() {
         let mut cold = Steps::new();
-        if let Err(e) = force_file(artifact, first, options, &cache, &mut cold) {
+        if let Err(e) = force_file(artifact, first, fill, &cache, &mut cold) {
             lat.broken.push(format!("(cold pass) {e}"));
         }
         lat.cold_max = cold.times.iter().copied().fold(f64::NAN, f64::max);
@@ -600,7 +612,7 @@ fn measure(artifact: &Artifact, forced: &[Forced], skipped: usize, options: Sess
     }
     let mut steps = Steps::new();
     for f in forced {
-        if let Err(e) = force_file(artifact, f, options, &cache, &mut steps) {
+        if let Err(e) = force_file(artifact, f, fill, &cache, &mut steps) {
             lat.broken.push(e);
         }
         lat.tokens += f.ids.len();
@@ -794,7 +806,7 @@ fn main() {
                 };
                 eprintln!("latency {g} x {t} ({} files)...", files.len());
                 let (forced, skipped) = prepare(&artifact, &tok, &files);
-                let lat = measure(&artifact, &forced, skipped.len(), SessionOptions { sequence_start: true, from_scratch: false });
+                let lat = measure(&artifact, &forced, skipped.len(), Fill::Incremental);
                 println!("| {g} | {t} | {}", latency_cells(&lat, &latency_targets(g, t, &lat)));
                 notes.extend(skipped.iter().map(|s| format!("skipped ({g} x {t}): {s}")));
                 notes.extend(lat.broken.iter().map(|s| format!("BROKEN ({g} x {t}): {s}")));
@@ -806,7 +818,7 @@ fn main() {
     if options.section("compare") && !compare_grammars.is_empty() {
         println!("## 3. Comparisons ({REFERENCE_TOKENIZER}): LALR vs LR(1) tables, incremental parsing off\n");
         println!(
-            "*from scratch*: `SessionOptions::from_scratch` re-lexes and re-parses the whole text before every mask (the SynCode paper's \
+            "*from scratch*: `Session::fill_bitmask_from_scratch` re-lexes and re-parses the whole text before every mask (the SynCode paper's \
              baseline); it runs on the first files of the sample only (see the files column), with the incremental LR(1) figure on the \
              same files next to it.\n"
         );
@@ -840,7 +852,7 @@ fn main() {
                 eprintln!("compare {g}: {label}...");
                 let subset: Vec<PathBuf> = files.iter().take(n).cloned().collect();
                 let (forced, skipped) = prepare(&artifact, &tok, &subset);
-                let lat = measure(&artifact, &forced, skipped.len(), SessionOptions { sequence_start: true, from_scratch });
+                let lat = measure(&artifact, &forced, skipped.len(), if from_scratch { Fill::FromScratch } else { Fill::Incremental });
                 println!("| {g} | {label} | {}", latency_cells(&lat, ""));
                 notes.extend(lat.broken.iter().map(|s| format!("BROKEN ({g}, {label}): {s}")));
             }

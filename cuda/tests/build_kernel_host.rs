@@ -1,14 +1,15 @@
-//! Part B host side (no GPU needed). On real artifacts: for `grammars/json.ebnf` built
-//! with real tokenizers (`../shared/tokenizers`: byte-level BPE with a padded
-//! logits width, SentencePiece with first-position tokens, 128k and 152k
-//! vocabularies), teacher-force JSON texts and check at every position that
-//! the CPU reference of the device kernel, applied to
-//! `Session::describe_mask()`, equals `Session::fill_bitmask()` — one row at a
-//! time and all positions as one packed batch. A sample of the rows also goes
-//! through the host emulation of the kernel (build and fused apply). Prints
-//! the bytes moved per step for B ∈ {1, 256, 4096}: host-built bitmask rows
-//! (part A) against packed descriptions (part B), and the size of the
-//! description at the start of a sequence (no prompt before the text), where
+//! The build kernel's host side (no GPU needed). On real artifacts: for
+//! `grammars/json.ebnf` built with real tokenizers (`../shared/tokenizers`:
+//! byte-level BPE with a padded logits width, SentencePiece with
+//! first-position tokens, 128k and 152k vocabularies), teacher-force JSON texts
+//! and check at every position that the CPU reference of the device kernel,
+//! applied to `Session::describe_mask()`, equals `Session::fill_bitmask()` —
+//! one row at a time and all positions as one packed batch. A sample of the
+//! rows also goes through the host emulation of the kernel (build and fused
+//! apply). Prints the bytes moved per step for B ∈ {1, 256, 4096}: host-built
+//! bitmask rows (for the apply kernel) against packed descriptions (for the
+//! build kernel), and the size of the description at the start of a sequence
+//! (no prompt before the text), where
 //! SentencePiece tokenizers list every first-position id.
 //!
 //! Also: the loader's no-GPU path (`DeviceMaskStore::on_device` and
@@ -142,7 +143,7 @@ fn cpu_reference_of_descriptions_equals_fill_bitmask_on_real_artifacts() {
     }
     if !table.is_empty() {
         println!("\nbytes moved per step (json.ebnf; B rows taken round-robin from the teacher-forced positions after the first token):");
-        println!("{:<13} {:>7} {:>5} {:>16} {:>14} {:>6} {:>22}", "tokenizer", "width", "B", "bitmask (A) B", "packed (B) B", "ratio", "sequence-start row B");
+        println!("{:<13} {:>7} {:>5} {:>16} {:>14} {:>6} {:>22}", "tokenizer", "width", "B", "bitmask bytes", "packed bytes", "ratio", "sequence-start bytes");
         for (file, width, b, a, p, first) in table {
             println!("{file:<13} {width:>7} {b:>5} {a:>16} {p:>14} {:>5.0}x {first:>22}", a as f64 / p as f64);
         }
