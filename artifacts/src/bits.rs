@@ -124,15 +124,22 @@ pub fn union_words(dst: &mut [u64], src: &[u64]) -> bool {
 
 /// Positions of the set bits of `words`, in increasing order.
 pub fn iter_ones_u64(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
-    words.iter().enumerate().flat_map(|(k, &w)| {
-        let mut rest = w;
+    ones(words)
+}
+
+/// Positions of the set bits of little-endian words of any width (bit `b` of word `k` is
+/// position `k * BITS + b`).
+fn ones<W: Copy + Into<u64>>(words: &[W]) -> impl Iterator<Item = usize> + '_ {
+    let width = std::mem::size_of::<W>() * 8;
+    words.iter().enumerate().flat_map(move |(k, &w)| {
+        let mut rest: u64 = w.into();
         std::iter::from_fn(move || {
             if rest == 0 {
                 return None;
             }
             let b = rest.trailing_zeros() as usize;
             rest &= rest - 1;
-            Some(k * 64 + b)
+            Some(k * width + b)
         })
     })
 }
@@ -203,17 +210,7 @@ pub mod row {
 
     /// The set tokens in increasing order.
     pub fn iter_ones(row: &[u32]) -> impl Iterator<Item = usize> + '_ {
-        row.iter().enumerate().flat_map(|(k, &w)| {
-            let mut rest = w;
-            std::iter::from_fn(move || {
-                if rest == 0 {
-                    return None;
-                }
-                let b = rest.trailing_zeros() as usize;
-                rest &= rest - 1;
-                Some(k * 32 + b)
-            })
-        })
+        super::ones(row)
     }
 
     /// Number of set tokens.

@@ -99,10 +99,9 @@ pub struct CheckArgs {
     pub format: FormatArg,
 }
 
+/// The files a command reads, shared by `parse` and `verify`.
 #[derive(Debug, Args)]
-pub struct ParseArgs {
-    /// Grammar file, or an artifact written by `syncodec build`.
-    pub grammar_or_artifact: PathBuf,
+pub struct FileArgs {
     /// Files or directories (searched recursively for the grammar's file extensions).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -112,6 +111,14 @@ pub struct ParseArgs {
     /// File extension to look for in directories (repeatable; default: the grammar's).
     #[arg(long = "ext")]
     pub extensions: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// Grammar file, or an artifact written by `syncodec build`.
+    pub grammar_or_artifact: PathBuf,
+    #[command(flatten)]
+    pub files: FileArgs,
     #[command(flatten)]
     pub compile: CompileArgs,
 }
@@ -182,15 +189,8 @@ pub struct VerifyArgs {
     /// The tokenizer.json the artifact was built with.
     #[arg(long)]
     pub tokenizer: PathBuf,
-    /// Files or directories (searched recursively for the grammar's file extensions).
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    pub jobs: Option<usize>,
-    /// File extension to look for in directories (repeatable; default: the grammar's).
-    #[arg(long = "ext")]
-    pub extensions: Vec<String>,
+    #[command(flatten)]
+    pub files: FileArgs,
     /// EOS token strings the artifact was built with (default: the artifact's EOS ids).
     #[arg(long = "eos-token")]
     pub eos_tokens: Vec<String>,

@@ -19,9 +19,9 @@ pub fn run(args: &ParseArgs) -> Result<ExitStatus, CliError> {
         return Ok(ExitStatus::Failure);
     };
     let grammar = artifact.grammar();
-    let files = syncodec_oracles::files::collect_files(&artifact, &args.paths, &args.extensions)?;
+    let files = syncodec_oracles::files::collect_files(&artifact, &args.files.paths, &args.files.extensions)?;
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.unwrap_or(0))
+        .num_threads(args.files.jobs.unwrap_or(0))
         .build()
         .map_err(|e| CliError::Usage(format!("could not start worker threads: {e}")))?;
     let results: Vec<Option<String>> = pool.install(|| {

@@ -38,8 +38,8 @@ use crate::{CliError, ExitStatus};
 pub fn run(args: &VerifyArgs) -> Result<ExitStatus, CliError> {
     let artifact = forcing::open_with_masks(&args.artifact)?;
     let tokenizer = forcing::load_matching_tokenizer(&artifact, &args.tokenizer, &args.eos_tokens)?;
-    let files = collect_files(&artifact, &args.paths, &args.extensions)?;
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let files = collect_files(&artifact, &args.files.paths, &args.files.extensions)?;
+    let jobs = args.files.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let report = verify_files(&artifact, &tokenizer, &files, jobs);
     let mut stdout = std::io::stdout().lock();
     for file in &report.files {
