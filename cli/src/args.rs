@@ -57,13 +57,23 @@ pub struct CompileArgs {
     #[arg(long, default_value_t = 10_000)]
     pub dfa_state_limit: usize,
     /// Resolve shift/reduce conflicts as shift and report them as warnings, as Lark's LALR
-    /// parser does by default (reduce/reduce conflicts stay errors).
+    /// parser does by default (reduce/reduce conflicts stay errors). On by default for `.lark`
+    /// files (see `--strict`).
     #[arg(long)]
     pub prefer_shift: bool,
     /// `basic`: one lexer over every terminal; `contextual`: only the terminals the parser can
-    /// take next (plus ignored ones) are tried, as Lark's default LALR lexer does.
-    #[arg(long, value_enum, default_value_t = LexerArg::Basic)]
-    pub lexer: LexerArg,
+    /// take next (plus ignored ones) are tried, as Lark's default LALR lexer does. Default:
+    /// contextual for `.lark` files, basic otherwise.
+    #[arg(long, value_enum)]
+    pub lexer: Option<LexerArg>,
+    /// Strict mode for any file: shift/reduce conflicts are errors and the basic lexer is used
+    /// unless `--lexer` says otherwise (the default for `.ebnf` files).
+    #[arg(long, conflicts_with = "lark")]
+    pub strict: bool,
+    /// Lark's defaults for any file: shift preferred (conflicts reported as warnings) and the
+    /// contextual lexer (the default for `.lark` files).
+    #[arg(long)]
+    pub lark: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -73,13 +83,54 @@ pub enum LexerArg {
     Contextual,
 }
 
+/// How a grammar file is read: `.lark` files behave as in Lark unless `--strict`, everything
+/// else strictly unless `--lark`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Conflicts are errors; one lexer over every terminal.
+    Strict,
+    /// Lark's defaults: shift preferred with the conflicts reported as warnings; the contextual lexer.
+    Lark,
+}
+
+impl Dialect {
+    /// The line `syncodec check` prints.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Dialect::Strict => "mode: strict (shift/reduce conflicts are errors, basic lexer; --lark for Lark's defaults)",
+            Dialect::Lark => "mode: lark (shift preferred, conflicts reported as warnings, contextual lexer; --strict to turn off)",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Strict => "strict",
+            Dialect::Lark => "lark",
+        }
+    }
+}
+
 impl CompileArgs {
-    pub fn options(&self) -> syncodec::CompileOptions {
+    /// The dialect `grammar` is compiled in.
+    pub fn dialect(&self, grammar: &std::path::Path) -> Dialect {
+        let lark_file = grammar.extension().is_some_and(|e| e.eq_ignore_ascii_case("lark"));
+        if self.strict || !(self.lark || lark_file) {
+            Dialect::Strict
+        } else {
+            Dialect::Lark
+        }
+    }
+
+    pub fn options(&self, grammar: &std::path::Path) -> syncodec::CompileOptions {
+        let lark = self.dialect(grammar) == Dialect::Lark;
         let mut options = syncodec::CompileOptions::default();
         options.lower.start = self.start.clone();
         options.lexical.dfa_state_limit = self.dfa_state_limit;
-        options.lr.prefer_shift = self.prefer_shift;
-        options.contextual_lexer = self.lexer == LexerArg::Contextual;
+        options.lr.prefer_shift = self.prefer_shift || lark;
+        options.contextual_lexer = match self.lexer {
+            Some(l) => l == LexerArg::Contextual,
+            None => lark,
+        };
         options.lr.mode = match self.lr {
             LrArg::Lr1 => syncodec::lr::LrMode::Lr1,
             LrArg::Lalr => syncodec::lr::LrMode::Lalr,

@@ -11,19 +11,39 @@ mod common;
 use common::{syncodec, text};
 
 #[test]
-fn shift_reduce_conflicts_need_prefer_shift_and_priorities_settle_reduce_reduce() {
-    let strict = syncodec(&["check", GRAMMAR]);
+fn lark_files_get_lark_defaults_and_strict_mode_makes_conflicts_errors() {
+    let strict = syncodec(&["check", GRAMMAR, "--strict"]);
     assert_eq!(strict.status.code(), Some(1));
     let err = text(&strict.stderr) + &text(&strict.stdout);
     assert!(err.contains("error: shift/reduce conflict on \"+\""), "{err}");
     assert!(!err.contains("reduce/reduce"), "rule priority 2 settles var/constant: {err}");
+    assert!(err.contains("mode: strict"), "{err}");
     for lr in ["lr1", "lalr"] {
-        let lenient = syncodec(&["check", GRAMMAR, "--prefer-shift", "--lr", lr]);
-        let all = text(&lenient.stderr) + &text(&lenient.stdout);
-        assert_eq!(lenient.status.code(), Some(0), "{all}");
-        assert!(all.contains("warning: shift/reduce conflict on \"+\"") && all.contains("(resolved as shift: --prefer-shift)"), "{all}");
-        assert!(all.contains("indentation: yes"), "{all}");
+        // A `.lark` file without flags, and the explicit flag: Lark's behaviour.
+        for extra in [&[][..], &["--prefer-shift"][..]] {
+            let mut args = vec!["check", GRAMMAR, "--lr", lr];
+            args.extend(extra);
+            let lenient = syncodec(&args);
+            let all = text(&lenient.stderr) + &text(&lenient.stdout);
+            assert_eq!(lenient.status.code(), Some(0), "{all}");
+            assert!(all.contains("warning: shift/reduce conflict on \"+\"") && all.contains("(resolved as shift: --prefer-shift)"), "{all}");
+            assert!(all.contains("indentation: yes"), "{all}");
+            assert!(all.contains("mode: lark") && all.contains("lexer: contextual"), "{all}");
+        }
     }
+    // The same grammar under another extension is strict unless `--lark`.
+    let dir = std::env::temp_dir().join(format!("syncodec-lark-mode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ebnf = dir.join("mini_python.ebnf");
+    std::fs::copy(common::workspace().join(GRAMMAR), &ebnf).unwrap();
+    let ebnf = ebnf.display().to_string();
+    assert_eq!(syncodec(&["check", &ebnf]).status.code(), Some(1));
+    let out = syncodec(&["check", &ebnf, "--lark"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("mode: lark"));
+    let json = syncodec(&["check", &ebnf, "--format", "json"]);
+    assert!(text(&json.stdout).contains("\"mode\":\"strict\""), "{}", text(&json.stdout));
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -111,8 +131,10 @@ fn the_contextual_lexer_picks_what_the_parser_takes() {
         args.extend(paths.iter().map(String::as_str));
         text(&syncodec(&args).stdout)
     };
-    let basic = parse(&[]);
+    let basic = parse(&["--lexer", "basic"]);
     assert!(basic.contains(&format!("FAIL {}:1:7: unexpected KEY", paths[0])), "{basic}");
+    // A `.lark` file gets the contextual lexer by default.
+    assert_eq!(parse(&[]), parse(&["--lexer", "contextual"]));
     let contextual = parse(&["--lexer", "contextual"]);
     assert!(!contextual.contains(&format!("FAIL {}", paths[0])) && contextual.contains(&format!("FAIL {}", paths[1])), "{contextual}");
     assert!(contextual.ends_with("parsed 1/2 files\n"), "{contextual}");
@@ -133,7 +155,7 @@ fn the_contextual_lexer_picks_what_the_parser_takes() {
         args.extend(paths.iter().map(String::as_str));
         text(&syncodec(&args).stdout)
     };
-    assert!(run(&[]).ends_with("parsed 0/2 files\n"), "{}", run(&[]));
+    assert!(run(&["--strict"]).ends_with("parsed 0/2 files\n"), "{}", run(&["--strict"]));
     let contextual = run(&["--lexer", "contextual"]);
     assert!(contextual.ends_with("parsed 1/2 files\n") && contextual.contains(&format!("FAIL {}", paths[1])), "{contextual}");
     std::fs::remove_dir_all(&dir).ok();

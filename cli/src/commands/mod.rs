@@ -18,7 +18,7 @@ use syncodec::Compilation;
 
 /// Compiles `path`, writing every diagnostic (rendered as text) to stderr.
 pub fn compile_reporting(path: &Path, args: &CompileArgs) -> Result<Compilation, CliError> {
-    let compilation = syncodec::compile_path(path, &args.options())?;
+    let compilation = syncodec::compile_path(path, &args.options(path))?;
     let mut stderr = std::io::stderr().lock();
     for d in &compilation.diagnostics {
         let _ = stderr.write_all(render::render_text(&compilation.sources, d).as_bytes());
