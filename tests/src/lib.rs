@@ -29,3 +29,4 @@ pub fn shared_data(relative: &str) -> Option<PathBuf> {
 pub mod generate;
 pub mod masks;
 pub mod mutate;
+pub mod sdists;

@@ -37,56 +37,9 @@ const MUTANTS_PER_STATEMENT: usize = 8;
 const MUTANT_REJECT_FLOOR: f64 = 0.95;
 const MUTANT_ACCEPT_FLOOR: f64 = 0.95;
 
-fn skip_or_fail(why: &str) -> Option<PathBuf> {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("CI=true but the SQL corpus is unavailable: {why}");
-    }
-    eprintln!("skipping: {why}");
-    None
-}
-
 /// The directory holding the extracted sdists, downloading and extracting them if needed.
 fn corpus_dir() -> Option<PathBuf> {
-    let cache = workspace_root().join("target/sql-corpus");
-    let extracted = cache.join("extracted");
-    let archives = |dir: &Path| -> Vec<PathBuf> {
-        SDISTS
-            .iter()
-            .filter_map(|spec| {
-                let name = spec.replace("==", "-");
-                let path = dir.join(format!("{name}.tar.gz"));
-                path.exists().then_some(path)
-            })
-            .collect()
-    };
-    if archives(&cache).len() < SDISTS.len() {
-        std::fs::create_dir_all(&cache).unwrap();
-        let status = Command::new("python3")
-            .args(["-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", "-d"])
-            .arg(&cache)
-            .args(SDISTS)
-            .status();
-        match status {
-            Ok(s) if s.success() => {}
-            Ok(s) => return skip_or_fail(&format!("`pip download {}` failed ({s})", SDISTS.join(" "))),
-            Err(e) => return skip_or_fail(&format!("cannot run python3 -m pip: {e}")),
-        }
-        if archives(&cache).len() < SDISTS.len() {
-            return skip_or_fail("pip download did not produce the pinned sdists");
-        }
-    }
-    for archive in archives(&cache) {
-        let stem = archive.file_name().unwrap().to_string_lossy().trim_end_matches(".tar.gz").to_string();
-        if extracted.join(&stem).is_dir() {
-            continue;
-        }
-        std::fs::create_dir_all(&extracted).unwrap();
-        let status = Command::new("tar").arg("-xzf").arg(&archive).arg("-C").arg(&extracted).status();
-        if !status.is_ok_and(|s| s.success()) {
-            return skip_or_fail(&format!("cannot extract {}", archive.display()));
-        }
-    }
-    Some(extracted)
+    syncodec_e2e::sdists::extracted("sql-corpus", &SDISTS, "the SQL corpus")
 }
 
 fn sql_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -172,7 +125,7 @@ enum Verdict {
 fn reference(texts: &[String]) -> Option<(String, Vec<Verdict>)> {
     let mut child = match Command::new("python3").args(["-c", REFERENCE]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn() {
         Ok(c) => c,
-        Err(e) => return skip_or_fail(&format!("cannot run python3: {e}")).map(|_| unreachable!()),
+        Err(e) => return syncodec_e2e::sdists::skip_or_fail("SQLite (python3)", &format!("cannot run python3: {e}")),
     };
     let mut stdin = child.stdin.take().unwrap();
     let input: String = texts.iter().map(|t| serde_json::to_string(t).unwrap() + "\n").collect();
