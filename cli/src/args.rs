@@ -172,6 +172,9 @@ pub struct ParseArgs {
     pub files: FileArgs,
     #[command(flatten)]
     pub compile: CompileArgs,
+    /// Output format: the text lines (a contract, see the command's docs) or one JSON object.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +204,9 @@ pub struct BuildArgs {
     /// Worker threads for the mask store (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Output format: the text lines (a contract, see the command's docs) or one JSON object.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
 }
 
 #[derive(Debug, Args)]
@@ -231,6 +237,9 @@ pub struct MaskArgs {
     /// EOS token strings the artifact was built with (default: the artifact's EOS ids).
     #[arg(long = "eos-token")]
     pub eos_tokens: Vec<String>,
+    /// Output format: the text lines (a contract, see the command's docs) or one JSON object.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
 }
 
 #[derive(Debug, Args)]
@@ -245,6 +254,9 @@ pub struct VerifyArgs {
     /// EOS token strings the artifact was built with (default: the artifact's EOS ids).
     #[arg(long = "eos-token")]
     pub eos_tokens: Vec<String>,
+    /// Output format: the text lines (a contract, see the command's docs) or one JSON object.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
 }
 
 #[derive(Debug, Args)]
@@ -272,4 +284,7 @@ pub struct AuditArgs {
     /// EOS token strings the artifact was built with (default: the artifact's EOS ids).
     #[arg(long = "eos-token")]
     pub eos_tokens: Vec<String>,
+    /// Output format: the text lines (a contract, see the command's docs) or one JSON object.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
 }

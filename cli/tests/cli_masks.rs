@@ -428,3 +428,35 @@ fn damaged_mask_words_with_a_valid_checksum_never_panic() {
     // Open-time validation does not read the mask words, so these artifacts open.
     assert!(opened > 0, "no damaged artifact opened");
 }
+
+// ---------------------------------------------------------------------------------------------
+// --format json on every command
+
+#[test]
+fn every_command_has_a_json_form_with_the_text_facts() {
+    let f = fixture();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = syncodec(args);
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: not one JSON object ({e}): {}{}", text(&out.stdout), text(&out.stderr)))
+    };
+    let out = f.path("j2.syncode");
+    let built = json(&["build", "grammars/json.ebnf", "--tokenizer", &tokenizer(), "-o", &out, "--zstd", "--format", "json"]);
+    assert_eq!(built["artifact"]["bytes"], built["artifact_size"]);
+    assert!(built["masks"]["n_masks"].as_u64().is_some_and(|n| n > 0) && built["vocabulary"]["tokens"].as_u64().is_some(), "{built}");
+    assert!(built["zstd"]["path"].as_str().is_some_and(|p| p.ends_with(".zst")) && built["build_time_s"]["total"].is_number(), "{built}");
+
+    let parsed = json(&["parse", "grammars/json.ebnf", &f.path("docs"), "--format", "json"]);
+    assert_eq!((parsed["ok"].as_bool(), parsed["parsed"].as_u64(), parsed["files"].as_u64()), (Some(false), Some(2), Some(4)), "{parsed}");
+    assert!(parsed["failures"].as_array().unwrap().iter().any(|f| f["error"].as_str().unwrap().contains("bad.json:1:7")), "{parsed}");
+
+    let verified = json(&["verify", &f.artifact(), "--tokenizer", &tokenizer(), &f.path("docs"), "--format", "json"]);
+    assert_eq!((verified["ok"].as_bool(), verified["files_verified"].as_u64(), verified["violations"].as_u64(), verified["skipped"].as_u64()), (Some(true), Some(2), Some(0), Some(2)), "{verified}");
+    assert!(verified["mask_us"]["p50"].is_number() && verified["files"][0]["status"].is_string(), "{verified}");
+
+    let audited = json(&["audit", &f.artifact(), "--tokenizer", &tokenizer(), &f.path("docs/a.json"), "--samples", "5", "--format", "json"]);
+    assert_eq!((audited["ok"].as_bool(), audited["positions"].as_u64(), audited["false_rejected"].as_u64()), (Some(true), Some(5), Some(0)), "{audited}");
+
+    let mask = json(&["mask", &f.artifact(), "--tokenizer", &tokenizer(), "--text", "[1, 2]", "--show", "3", "--format", "json"]);
+    assert_eq!((mask["complete"].as_bool(), mask["prefix_bytes"].as_u64()), (Some(true), Some(6)), "{mask}");
+    assert!(mask["eos_allowed"].as_array().is_some_and(|e| !e.is_empty()) && mask["sample"].as_array().is_some_and(|s| s.len() <= 3), "{mask}");
+}

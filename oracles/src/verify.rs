@@ -31,6 +31,18 @@ pub enum FileStatus {
     Failed,
 }
 
+impl FileStatus {
+    /// The name used in machine-readable output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Verified => "verified",
+            FileStatus::Stopped => "stopped",
+            FileStatus::Skipped => "skipped",
+            FileStatus::Failed => "failed",
+        }
+    }
+}
+
 /// The result of one file.
 #[derive(Debug, Clone)]
 pub struct FileReport {
@@ -76,17 +88,23 @@ impl VerifyReport {
         self.violations() == 0 && self.count(FileStatus::Failed) == 0 && self.forced_files() > 0
     }
 
+    /// `fill_bitmask` time quantiles in microseconds: p50, p99, max.
+    pub fn time_quantiles(&self) -> (f64, f64, f64) {
+        let t = &self.times_us;
+        (forcing::quantile(t, 0.5), forcing::quantile(t, 0.99), t.last().copied().map_or(0.0, f64::from))
+    }
+
     /// The contract's last line.
     pub fn summary_line(&self) -> String {
-        let t = &self.times_us;
+        let (p50, p99, max) = self.time_quantiles();
         format!(
             "verified {} tokens in {} files: {} violations; mask us p50={:.1} p99={:.1} max={:.1}",
             self.checks(),
             self.forced_files(),
             self.violations(),
-            forcing::quantile(t, 0.5),
-            forcing::quantile(t, 0.99),
-            t.last().copied().map_or(0.0, f64::from)
+            p50,
+            p99,
+            max
         )
     }
 }

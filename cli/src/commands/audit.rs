@@ -18,6 +18,10 @@
 //!   average)`, where `A` is the sum over positions of the tokens the mask allows but the oracle
 //!   does not, and `P` the average over positions of that count divided by `n_tokens`, times 100.
 //!
+//! `--format json`: one object `{"ok", "positions", "false_rejected", "false_allowed",
+//! "false_allowed_percent", "mask_percent", "exact_percent", "skipped": [{"path", "reason"}],
+//! "failed": [{"path", "reason"}], "lines"}` (`lines`: the `FALSE-REJECT` and `STOP` lines).
+//!
 //! Exit 0 iff `R = 0` and every file could be read; 1 otherwise.
 
 use std::io::Write;
@@ -27,7 +31,9 @@ use syncodec_oracles::audit::audit;
 use syncodec_oracles::files::collect_files;
 use syncodec_oracles::forcing::{self, Prepared};
 
-use crate::args::AuditArgs;
+use serde_json::json;
+
+use crate::args::{AuditArgs, FormatArg};
 use crate::{CliError, ExitStatus};
 
 pub fn run(args: &AuditArgs) -> Result<ExitStatus, CliError> {
@@ -39,24 +45,49 @@ pub fn run(args: &AuditArgs) -> Result<ExitStatus, CliError> {
         .build()
         .map_err(|e| CliError::Usage(format!("could not start worker threads: {e}")))?;
     let prepared: Vec<Prepared> = pool.install(|| files.par_iter().map(|f| forcing::prepare(&artifact, &tokenizer, f)).collect());
-    let mut stdout = std::io::stdout().lock();
     let mut forced = Vec::new();
-    let mut failed = false;
+    let mut skipped = Vec::new();
+    let mut failures = Vec::new();
     for (path, p) in files.iter().zip(prepared) {
         match p {
             Prepared::Ready(f) => forced.push(f),
-            Prepared::Skip(reason) => writeln!(stdout, "SKIP {}: {reason}", path.display())?,
-            Prepared::Fail(reason) => {
-                failed = true;
-                writeln!(stdout, "FAIL {}: {reason}", path.display())?;
-            }
+            Prepared::Skip(reason) => skipped.push((path.display().to_string(), reason)),
+            Prepared::Fail(reason) => failures.push((path.display().to_string(), reason)),
         }
     }
+    let failed = !failures.is_empty();
     let report = pool.install(|| audit(&artifact, &forced, args.samples, args.seed));
-    for line in &report.lines {
-        writeln!(stdout, "{line}")?;
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        FormatArg::Text => {
+            for (path, reason) in &skipped {
+                writeln!(stdout, "SKIP {path}: {reason}")?;
+            }
+            for (path, reason) in &failures {
+                writeln!(stdout, "FAIL {path}: {reason}")?;
+            }
+            for line in &report.lines {
+                writeln!(stdout, "{line}")?;
+            }
+            writeln!(stdout, "mask allows {:.2}% of vocab on average, exact {:.2}%", report.mask_percent(), report.exact_percent())?;
+            writeln!(stdout, "{}", report.summary_line())?;
+        }
+        FormatArg::Json => {
+            let pairs = |v: &[(String, String)]| v.iter().map(|(path, reason)| json!({"path": path, "reason": reason})).collect::<Vec<_>>();
+            let value = json!({
+                "ok": report.false_rejected == 0 && !failed,
+                "positions": report.positions,
+                "false_rejected": report.false_rejected,
+                "false_allowed": report.false_allowed,
+                "false_allowed_percent": report.false_allowed_percent(),
+                "mask_percent": report.mask_percent(),
+                "exact_percent": report.exact_percent(),
+                "skipped": pairs(&skipped),
+                "failed": pairs(&failures),
+                "lines": report.lines,
+            });
+            writeln!(stdout, "{value}")?;
+        }
     }
-    writeln!(stdout, "mask allows {:.2}% of vocab on average, exact {:.2}%", report.mask_percent(), report.exact_percent())?;
-    writeln!(stdout, "{}", report.summary_line())?;
     Ok(if report.false_rejected == 0 && !failed { ExitStatus::Success } else { ExitStatus::Failure })
 }

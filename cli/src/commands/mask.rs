@@ -12,6 +12,9 @@
 //! - `sample of S allowed tokens:` then `S` lines `  ID "text"` (text escaped), `S` = min(A,
 //!   `--show`), evenly spread over the allowed ids;
 //! - last line: `eos allowed: yes (ID "name", ...)` or `eos allowed: no`.
+//!
+//! `--format json`: one object `{"prefix_bytes", "complete", "allowed", "tokens", "sample":
+//! [{"id", "text"}], "eos_allowed": [{"id", "name"}]}` (texts escaped as above).
 
 use std::io::Write;
 use std::sync::Arc;
@@ -20,7 +23,9 @@ use syncodec_runtime::session::MaskCache;
 
 use syncodec_artifacts::bits::row;
 use syncodec_oracles::forcing::{self, escape};
-use crate::args::MaskArgs;
+use serde_json::json;
+
+use crate::args::{FormatArg, MaskArgs};
 use crate::{CliError, ExitStatus};
 
 pub fn run(args: &MaskArgs) -> Result<ExitStatus, CliError> {
@@ -48,24 +53,44 @@ pub fn run(args: &MaskArgs) -> Result<ExitStatus, CliError> {
     let vocab = session.vocab();
     let n = vocab.n_tokens();
     let allowed: Vec<u32> = (0..n as u32).filter(|&id| row::get(&row, id as usize) && !vocab.is_eos(id)).collect();
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "prefix: {} bytes, complete: {}", prefix.len(), if session.is_complete() { "yes" } else { "no" })?;
     let total = row::count(&row);
-    writeln!(stdout, "allowed {total} of {n} tokens ({:.2}%)", total as f64 * 100.0 / n.max(1) as f64)?;
     let show = args.show.min(allowed.len());
-    writeln!(stdout, "sample of {show} allowed tokens:")?;
-    for k in 0..show {
-        // Evenly spread: the k-th of `show` equal slices of the allowed ids.
-        let id = allowed[k * allowed.len() / show];
-        let bytes = if prefix.is_empty() { vocab.first_bytes(id) } else { vocab.bytes(id) };
-        writeln!(stdout, "  {id} \"{}\"", escape(bytes.unwrap_or(&[])))?;
-    }
-    let eos: Vec<String> =
-        vocab.eos().filter(|&id| row::get(&row, id as usize)).map(|id| format!("{id} \"{}\"", escape(tokenizer.id_to_token(id).unwrap_or_default().as_bytes()))).collect();
-    if eos.is_empty() {
-        writeln!(stdout, "eos allowed: no")?;
-    } else {
-        writeln!(stdout, "eos allowed: yes ({})", eos.join(", "))?;
+    // Evenly spread: the k-th of `show` equal slices of the allowed ids.
+    let sample: Vec<(u32, String)> = (0..show)
+        .map(|k| {
+            let id = allowed[k * allowed.len() / show];
+            let bytes = if prefix.is_empty() { vocab.first_bytes(id) } else { vocab.bytes(id) };
+            (id, escape(bytes.unwrap_or(&[])))
+        })
+        .collect();
+    let eos: Vec<(u32, String)> = vocab.eos().filter(|&id| row::get(&row, id as usize)).map(|id| (id, escape(tokenizer.id_to_token(id).unwrap_or_default().as_bytes()))).collect();
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        FormatArg::Text => {
+            writeln!(stdout, "prefix: {} bytes, complete: {}", prefix.len(), if session.is_complete() { "yes" } else { "no" })?;
+            writeln!(stdout, "allowed {total} of {n} tokens ({:.2}%)", total as f64 * 100.0 / n.max(1) as f64)?;
+            writeln!(stdout, "sample of {show} allowed tokens:")?;
+            for (id, text) in &sample {
+                writeln!(stdout, "  {id} \"{text}\"")?;
+            }
+            if eos.is_empty() {
+                writeln!(stdout, "eos allowed: no")?;
+            } else {
+                let list: Vec<String> = eos.iter().map(|(id, name)| format!("{id} \"{name}\"")).collect();
+                writeln!(stdout, "eos allowed: yes ({})", list.join(", "))?;
+            }
+        }
+        FormatArg::Json => {
+            let value = json!({
+                "prefix_bytes": prefix.len(),
+                "complete": session.is_complete(),
+                "allowed": total,
+                "tokens": n,
+                "sample": sample.iter().map(|(id, text)| json!({"id": id, "text": text})).collect::<Vec<_>>(),
+                "eos_allowed": eos.iter().map(|(id, name)| json!({"id": id, "name": name})).collect::<Vec<_>>(),
+            });
+            writeln!(stdout, "{value}")?;
+        }
     }
     Ok(ExitStatus::Success)
 }

@@ -3,6 +3,9 @@
 //! Output (stdout), a contract: one line per failing file, `FAIL path:line:col: message`, in
 //! path order; the last line is exactly `parsed N/M files`. Exit 0 iff N = M (and M > 0 is not
 //! required: an empty selection prints `parsed 0/0 files`).
+//!
+//! `--format json`: one object `{"ok", "parsed", "files", "failures": [{"path", "error"}]}`,
+//! `error` being the text after `FAIL ` (`path:line:col: message`).
 
 use std::io::Write;
 use std::path::Path;
@@ -10,7 +13,9 @@ use std::path::Path;
 use rayon::prelude::*;
 use syncodec_runtime::artifact::Artifact;
 
-use crate::args::ParseArgs;
+use serde_json::json;
+
+use crate::args::{FormatArg, ParseArgs};
 use crate::{CliError, ExitStatus};
 
 pub fn run(args: &ParseArgs) -> Result<ExitStatus, CliError> {
@@ -28,18 +33,26 @@ pub fn run(args: &ParseArgs) -> Result<ExitStatus, CliError> {
         files
             .par_iter()
             .map(|file| match std::fs::read(file) {
-                Ok(text) => syncodec_runtime::parser::parse(grammar, &text).err().map(|e| format!("FAIL {}:{e}", file.display())),
-                Err(e) => Some(format!("FAIL {}: could not read file: {e}", file.display())),
+                Ok(text) => syncodec_runtime::parser::parse(grammar, &text).err().map(|e| format!("{}:{e}", file.display())),
+                Err(e) => Some(format!("{}: could not read file: {e}", file.display())),
             })
             .collect()
     });
     let mut stdout = std::io::stdout().lock();
-    let mut failed = 0usize;
-    for line in results.iter().flatten() {
-        failed += 1;
-        writeln!(stdout, "{line}")?;
+    let failed = results.iter().flatten().count();
+    match args.format {
+        FormatArg::Text => {
+            for line in results.iter().flatten() {
+                writeln!(stdout, "FAIL {line}")?;
+            }
+            writeln!(stdout, "parsed {}/{} files", files.len() - failed, files.len())?;
+        }
+        FormatArg::Json => {
+            let failures: Vec<_> = files.iter().zip(&results).filter_map(|(f, r)| r.as_ref().map(|m| json!({"path": f.display().to_string(), "error": m}))).collect();
+            let value = json!({"ok": failed == 0, "parsed": files.len() - failed, "files": files.len(), "failures": failures});
+            writeln!(stdout, "{value}")?;
+        }
     }
-    writeln!(stdout, "parsed {}/{} files", files.len() - failed, files.len())?;
     Ok(if failed == 0 { ExitStatus::Success } else { ExitStatus::Failure })
 }
 

@@ -20,6 +20,10 @@
 //! - `skipped S files, stopped K files, failed F files`
 //! - last line, exactly: `verified T tokens in F files: V violations; mask us p50=A p99=B max=C`.
 //!
+//! `--format json`: one object `{"ok", "tokens", "files_verified", "violations", "skipped",
+//! "stopped", "failed", "mask_us": {"p50", "p99", "max"}, "files": [{"path", "status"
+//! (verified|stopped|skipped|failed), "checks", "violations", "lines"}]}`, `lines` being the text lines above.
+//!
 //! `T` is the number of mask checks made: one per token fed, plus one end-of-file EOS check per
 //! file that was not stopped. `F` counts the files that were teacher-forced (stopped ones
 //! included, skipped ones not). `A`, `B`, `C` are the median, 99th percentile (nearest rank) and
@@ -32,7 +36,9 @@ use syncodec_oracles::files::collect_files;
 use syncodec_oracles::forcing;
 use syncodec_oracles::verify::{verify_files, FileStatus};
 
-use crate::args::VerifyArgs;
+use serde_json::json;
+
+use crate::args::{FormatArg, VerifyArgs};
 use crate::{CliError, ExitStatus};
 
 pub fn run(args: &VerifyArgs) -> Result<ExitStatus, CliError> {
@@ -42,13 +48,37 @@ pub fn run(args: &VerifyArgs) -> Result<ExitStatus, CliError> {
     let jobs = args.files.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let report = verify_files(&artifact, &tokenizer, &files, jobs);
     let mut stdout = std::io::stdout().lock();
-    for file in &report.files {
-        for line in &file.lines {
-            writeln!(stdout, "{line}")?;
+    match args.format {
+        FormatArg::Text => {
+            for file in &report.files {
+                for line in &file.lines {
+                    writeln!(stdout, "{line}")?;
+                }
+            }
+            writeln!(stdout, "skipped {} files, stopped {} files, failed {} files", report.count(FileStatus::Skipped), report.count(FileStatus::Stopped), report.count(FileStatus::Failed))?;
+            writeln!(stdout, "{}", report.summary_line())?;
+        }
+        FormatArg::Json => {
+            let (p50, p99, max) = report.time_quantiles();
+            let files: Vec<_> = report
+                .files
+                .iter()
+                .map(|f| json!({"path": f.path.display().to_string(), "status": f.status.as_str(), "checks": f.checks, "violations": f.violations, "lines": f.lines}))
+                .collect();
+            let value = json!({
+                "ok": report.passed(),
+                "tokens": report.checks(),
+                "files_verified": report.forced_files(),
+                "violations": report.violations(),
+                "skipped": report.count(FileStatus::Skipped),
+                "stopped": report.count(FileStatus::Stopped),
+                "failed": report.count(FileStatus::Failed),
+                "mask_us": {"p50": p50, "p99": p99, "max": max},
+                "files": files,
+            });
+            writeln!(stdout, "{value}")?;
         }
     }
-    writeln!(stdout, "skipped {} files, stopped {} files, failed {} files", report.count(FileStatus::Skipped), report.count(FileStatus::Stopped), report.count(FileStatus::Failed))?;
-    writeln!(stdout, "{}", report.summary_line())?;
     if report.forced_files() == 0 {
         eprintln!(
             "syncodec: nothing was verified: {} of {} file(s) skipped (see the SKIP lines: files the grammar rejects or the tokenizer does not round-trip are not teacher-forcing cases); give files the grammar accepts",
