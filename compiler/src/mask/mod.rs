@@ -26,6 +26,7 @@ mod walk;
 mod tests;
 
 use rayon::prelude::*;
+use syncodec_artifacts::ids::DfaStateId;
 use syncodec_artifacts::schema::{self, MASK_DENSE, NONE};
 
 use crate::lexical::TerminalDfa;
@@ -86,16 +87,12 @@ pub fn build(compiled: &Compiled, vocab: &Vocabulary, progress: Progress<'_>) ->
     // Global state numbering: terminal t's state q is `state_base[t] + q`.
     let mut state_base = Vec::with_capacity(n_terminals);
     let mut n_global = 0usize;
-    let mut work: Vec<(usize, u32)> = Vec::new();
+    let mut work: Vec<(usize, DfaStateId)> = Vec::new();
     for (t, dfa) in dfas.iter().enumerate() {
         match dfa {
             Some(dfa) => {
                 state_base.push(u32::try_from(n_global).map_err(|_| MaskError::TooLarge { what: "DFA states", value: n_global })?);
-                for q in 0..dfa.n_states() {
-                    if q != 0 && dfa.live[q] {
-                        work.push((t, q as u32));
-                    }
-                }
+                work.extend(dfa.live.iter().filter(|&(_, &live)| live).map(|(q, _)| (t, q)));
                 n_global += dfa.n_states();
             }
             None => state_base.push(NONE),
@@ -115,8 +112,7 @@ pub fn build(compiled: &Compiled, vocab: &Vocabulary, progress: Progress<'_>) ->
             let dfa = dfas.get(g).copied().flatten()?;
             let mut starts = [false; 256];
             for b in 0..=255u8 {
-                let s = dfa.next(dfa.start, b);
-                starts[b as usize] = s != 0 && dfa.live[s as usize];
+                starts[b as usize] = dfa.live[dfa.next(dfa.start, b)];
             }
             let mut bitset = vec![0u32; words];
             for k in 0..tokens.n_strings() {
@@ -131,16 +127,13 @@ pub fn build(compiled: &Compiled, vocab: &Vocabulary, progress: Progress<'_>) ->
         .collect();
     // A split entry of state q (accepting) for ignored follower g is refined when no byte that
     // starts g continues q.
-    let refine = |dfa: &TerminalDfa, q: u32, f: u32| -> Option<&[u32]> {
+    let refine = |dfa: &TerminalDfa, q: DfaStateId, f: u32| -> Option<&[u32]> {
         let j = ignore.iter().position(|&g| g == f as usize)?;
         let (starts, bitset) = ignore_start[j].as_ref()?;
-        if !dfa.accepting[q as usize] {
+        if !dfa.accepting[q] {
             return None;
         }
-        let continues = (0..=255u8).any(|b| {
-            let s = dfa.next(q, b);
-            starts[b as usize] && s != 0 && dfa.live[s as usize]
-        });
+        let continues = (0..=255u8).any(|b| starts[b as usize] && dfa.live[dfa.next(q, b)]);
         (!continues).then_some(bitset.as_slice())
     };
 
@@ -176,7 +169,7 @@ pub fn build(compiled: &Compiled, vocab: &Vocabulary, progress: Progress<'_>) ->
             })
             .collect();
         for (&(t, q), store::StateEncoded { live: live_mask, splits }) in chunk.iter().zip(results) {
-            let global = state_base[t] as usize + q as usize;
+            let global = state_base[t] as usize + q.as_usize();
             if let Some(mask) = live_mask {
                 live[global] = interner.intern(mask)?;
                 stats.n_live += 1;
@@ -208,10 +201,10 @@ pub fn build(compiled: &Compiled, vocab: &Vocabulary, progress: Progress<'_>) ->
             let mut ends_accepting = false;
             for (i, &b) in bytes.iter().enumerate() {
                 s = dfa.next(s, b);
-                if s == 0 || !dfa.live[s as usize] {
+                if !dfa.live[s] {
                     break;
                 }
-                if dfa.accepting[s as usize] {
+                if dfa.accepting[s] {
                     if i + 1 < bytes.len() {
                         last = Some(i + 1);
                     } else {

@@ -8,6 +8,7 @@
 //! one string ends at a node (they are distinct).
 
 use rayon::prelude::*;
+use syncodec_artifacts::ids::DfaStateId;
 
 use crate::lexical::TerminalDfa;
 use crate::vocab::Vocabulary;
@@ -147,12 +148,11 @@ impl Suffixes {
         let mut always = TermSet::empty(n_terminals);
         for (t, dfa) in dfas.iter().enumerate() {
             let Some(dfa) = dfa else { continue };
-            if dfa.accepting[dfa.start as usize] {
+            if dfa.accepting[dfa.start] {
                 always.insert(t);
             }
             for b in 0..=255u8 {
-                let s = dfa.next(dfa.start, b);
-                if s != 0 && dfa.live[s as usize] {
+                if dfa.live[dfa.next(dfa.start, b)] {
                     first[b as usize].insert(t);
                 }
             }
@@ -194,20 +194,20 @@ impl Suffixes {
 
 /// Whether `bytes` walked from `state` passes an accepting state (the start included) or ends
 /// in a live state without ever going dead.
-pub(crate) fn stays_live_or_accepts(dfa: &TerminalDfa, state: u32, bytes: &[u8]) -> bool {
+pub(crate) fn stays_live_or_accepts(dfa: &TerminalDfa, state: DfaStateId, bytes: &[u8]) -> bool {
     let mut s = state;
-    if s == 0 || !dfa.live[s as usize] {
+    if !dfa.live[s] {
         return false;
     }
-    if dfa.accepting[s as usize] {
+    if dfa.accepting[s] {
         return true;
     }
     for &b in bytes {
         s = dfa.next(s, b);
-        if s == 0 || !dfa.live[s as usize] {
+        if !dfa.live[s] {
             return false;
         }
-        if dfa.accepting[s as usize] {
+        if dfa.accepting[s] {
             return true;
         }
     }

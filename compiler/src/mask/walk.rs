@@ -9,6 +9,8 @@
 //! nothing below is live, and the strings below only get the split contributions of the
 //! accepting offsets already on the stack (none at all in the common case).
 
+use syncodec_artifacts::ids::DfaStateId;
+
 use crate::lexical::TerminalDfa;
 
 use super::termset::bits;
@@ -32,23 +34,22 @@ pub(crate) struct WalkInput<'a> {
 }
 
 /// `live(q)` and `split(q, f)` for every `f` in `follow` (a terminal bitset) for state `q` of `dfa`.
-pub(crate) fn walk_state(input: &WalkInput<'_>, dfa: &TerminalDfa, q: u32, follow: &[u64]) -> StateMasks {
+pub(crate) fn walk_state(input: &WalkInput<'_>, dfa: &TerminalDfa, q: DfaStateId, follow: &[u64]) -> StateMasks {
     let tokens = input.tokens;
     let nodes = &tokens.nodes;
     let mut out = Masks { words: input.mask_words, live: None, split: (0..input.n_terminals).map(|_| None).collect() };
-    if q == 0 || !dfa.live[q as usize] || nodes.is_empty() {
+    if !dfa.live[q] || nodes.is_empty() {
         return StateMasks::default();
     }
-    let mut states = vec![0u32; tokens.max_len + 1];
+    let mut states = vec![DfaStateId::DEAD; tokens.max_len + 1];
     states[0] = q;
     let mut accepting_offsets: Vec<u32> = Vec::new();
-    if dfa.accepting[q as usize] {
+    if dfa.accepting[q] {
         accepting_offsets.push(0);
     }
     let mut scratch = vec![0u64; follow.len()];
     // Per state: bit 0 accepting, bit 1 live (the dead state and non-live states have neither).
-    let flags: Vec<u8> = dfa.accepting.iter().zip(&dfa.live).enumerate().map(|(s, (&a, &l))| if s == 0 || !l { 0 } else { 2 | u8::from(a) }).collect();
-    let n_classes = dfa.n_classes as usize;
+    let flags: Vec<u8> = dfa.accepting.values().zip(dfa.live.values()).map(|(&a, &l)| if l { 2 | u8::from(a) } else { 0 }).collect();
     let mut n = 1usize;
     while n < nodes.len() {
         let node = nodes[n];
@@ -56,8 +57,8 @@ pub(crate) fn walk_state(input: &WalkInput<'_>, dfa: &TerminalDfa, q: u32, follo
         while accepting_offsets.last().is_some_and(|&a| a as usize >= depth) {
             accepting_offsets.pop();
         }
-        let s = dfa.trans[states[depth - 1] as usize * n_classes + dfa.classes[node.byte as usize] as usize];
-        let flag = flags[s as usize];
+        let s = dfa.next(states[depth - 1], node.byte);
+        let flag = flags[s.as_usize()];
         if flag == 0 {
             // Maximal munch: the lexeme ends at the last accepting offset on the path.
             if let Some(last) = accepting_offsets.last() {
