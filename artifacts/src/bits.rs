@@ -82,6 +82,11 @@ impl<I: Id> IdSet<I> {
         union_words(&mut self.words, &other.words)
     }
 
+    /// Keeps only the members that are also in `other`; true when some member is left.
+    pub fn intersect_with(&mut self, other: &IdSet<I>) -> bool {
+        intersect_words(&mut self.words, &other.words)
+    }
+
     pub fn clear(&mut self) {
         self.words.fill(0);
     }
@@ -120,6 +125,17 @@ pub fn union_words(dst: &mut [u64], src: &[u64]) -> bool {
         *d = new;
     }
     changed
+}
+
+/// ANDs `src` into `dst` word by word; words of `dst` past the end of `src` are cleared (no id
+/// there is in `src`). True when a bit of `dst` is left set.
+pub fn intersect_words(dst: &mut [u64], src: &[u64]) -> bool {
+    let mut any = false;
+    for (k, d) in dst.iter_mut().enumerate() {
+        *d &= src.get(k).copied().unwrap_or(0);
+        any |= *d != 0;
+    }
+    any
 }
 
 /// Positions of the set bits of `words`, in increasing order.
@@ -222,6 +238,26 @@ mod tests {
         s.insert_below(66);
         assert_eq!(s.len(), 67);
         assert!(s.contains(TerminalId::must(65)) && !s.contains(TerminalId::must(66)));
+    }
+
+    #[test]
+    fn intersection_keeps_common_members_and_says_whether_any_is_left() {
+        let mut a = IdSet::<TerminalId>::empty(130);
+        let mut b = IdSet::<TerminalId>::empty(130);
+        for t in [1, 64, 129] {
+            a.insert(TerminalId::must(t));
+        }
+        for t in [64, 100] {
+            b.insert(TerminalId::must(t));
+        }
+        assert!(a.intersect_with(&b));
+        assert_eq!(a.iter().map(|t| t.raw()).collect::<Vec<_>>(), vec![64]);
+        b.remove(TerminalId::must(64));
+        assert!(!a.intersect_with(&b) && a.is_empty());
+        // Words past the end of `src` hold no common id.
+        let mut words = vec![1u64, 2, 4];
+        assert!(intersect_words(&mut words, &[3]));
+        assert_eq!(words, vec![1, 0, 0]);
     }
 
     #[test]

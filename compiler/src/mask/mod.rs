@@ -19,13 +19,13 @@
 
 mod follow;
 mod store;
-mod termset;
 mod tokens;
 mod walk;
 #[cfg(test)]
 mod tests;
 
 use rayon::prelude::*;
+use syncodec_artifacts::bits::{self, row};
 use syncodec_artifacts::ids::DfaStateId;
 use syncodec_artifacts::schema::{self, MASK_DENSE, NONE};
 
@@ -82,7 +82,7 @@ pub fn build(compiled: &Compiled, vocab: &Vocabulary, progress: Progress<'_>) ->
     let followers = follow::followers(compiled);
     let tokens = tokens::Tokens::new(vocab)?;
     let suffixes = tokens::Suffixes::new(&tokens, &dfas);
-    let input = walk::WalkInput { tokens: &tokens, suffixes: &suffixes, mask_words: vocab.bytes.len().div_ceil(32), n_terminals };
+    let input = walk::WalkInput { tokens: &tokens, suffixes: &suffixes, mask_words: row::words(vocab.bytes.len()), n_terminals };
 
     // Global state numbering: terminal t's state q is `state_base[t] + q`.
     let mut state_base = Vec::with_capacity(n_terminals);
@@ -104,7 +104,7 @@ pub fn build(compiled: &Compiled, vocab: &Vocabulary, progress: Progress<'_>) ->
 
     // `%ignore` refinement (see `schema::SPLIT_AFTER_IGNORE`): per ignored terminal, the bytes
     // that can start it and the tokens whose first byte is one of them.
-    let words = vocab.bytes.len().div_ceil(32);
+    let words = row::words(vocab.bytes.len());
     let ignore: Vec<usize> = compiled.bnf.ignore.iter().map(|t| t.as_usize()).collect();
     let ignore_start: Vec<Option<([bool; 256], Vec<u32>)>> = ignore
         .iter()
@@ -115,11 +115,9 @@ pub fn build(compiled: &Compiled, vocab: &Vocabulary, progress: Progress<'_>) ->
                 starts[b as usize] = dfa.live[dfa.next(dfa.start, b)];
             }
             let mut bitset = vec![0u32; words];
-            for k in 0..tokens.n_strings() {
-                if tokens.string(k).first().is_some_and(|&b| starts[b as usize]) {
-                    for &id in tokens.ids_of(k) {
-                        bitset[id as usize >> 5] |= 1 << (id & 31);
-                    }
+            for (b, strings) in tokens.first_bytes() {
+                if starts[b as usize] {
+                    row::set_all(&mut bitset, tokens.ids_in(strings).iter().map(|&id| id as usize));
                 }
             }
             Some((starts, bitset))
@@ -151,9 +149,8 @@ pub fn build(compiled: &Compiled, vocab: &Vocabulary, progress: Progress<'_>) ->
         let results: Vec<store::StateEncoded> = chunk
             .par_iter()
             .map(|&(t, q)| {
-                let follow = followers[t].words();
                 let Some(dfa) = dfas[t] else { return store::StateEncoded { live: None, splits: Vec::new() } };
-                let masks = walk::walk_state(&input, dfa, q, follow);
+                let masks = walk::walk_state(&input, dfa, q, &followers[t]);
                 let splits = masks
                     .splits
                     .into_iter()
@@ -215,11 +212,9 @@ pub fn build(compiled: &Compiled, vocab: &Vocabulary, progress: Progress<'_>) ->
             if let (false, Some(i)) = (ends_accepting, last) {
                 set.copy_from_slice(suffixes.at(tokens.offsets[k] + i));
             }
-            for f in termset::bits(&set) {
+            for f in bits::iter_ones_u64(&set) {
                 let mask = per_follower[f].get_or_insert_with(|| vec![0u32; words]);
-                for &id in tokens.ids_of(k) {
-                    mask[id as usize >> 5] |= 1 << (id & 31);
-                }
+                row::set_all(mask, tokens.ids_of(k).iter().map(|&id| id as usize));
             }
         }
         for (f, mask) in per_follower.into_iter().enumerate() {

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
+use syncodec_artifacts::bits::IdSet;
 use syncodec_artifacts::ids::{DfaStateId, RuleId, TerminalId, TokenId};
 use syncodec_artifacts::schema::{MaskStore, MASK_DENSE, MASK_SPARSE, NONE, SPLIT_AFTER_IGNORE};
 
@@ -130,7 +131,7 @@ fn check_sample(compiled: &Compiled, vocab: &Vocabulary, built: &MaskBuild, ever
             if !g.is_multiple_of(every) {
                 continue;
             }
-            let fs: Vec<(usize, &TerminalDfa)> = followers[t].iter().map(|f| (f, compiled.lexical.terminals.as_slice()[f].as_ref().expect("followers have DFAs"))).collect();
+            let fs: Vec<(usize, &TerminalDfa)> = followers[t].iter().map(|f| (f.as_usize(), compiled.lexical.terminals[f].as_ref().expect("followers have DFAs"))).collect();
             let (live, split) = brute_state(dfa, q, &fs, vocab);
             prop_assert_eq!(&stored_live, &live, "live, terminal {} state {}", t, q);
             prop_assert!(entries.windows(2).all(|w| w[0].0 & !SPLIT_AFTER_IGNORE < w[1].0 & !SPLIT_AFTER_IGNORE), "followers not increasing");
@@ -263,12 +264,12 @@ fn json_masks_on_a_small_vocabulary() {
 fn followers_cover_ignored_layout_and_declared_terminals() {
     let compiled = compile("start: \"a\" SEMI \"b\" | \"c\"\n%declare SEMI\nWS: / +/\n%ignore WS\n");
     let followers = follow::followers(&compiled);
-    let names = |set: &termset::TermSet| -> Vec<String> { set.iter().map(|f| compiled.bnf.terminals.as_slice()[f].display.clone()).collect() };
+    let names = |set: &IdSet<TerminalId>| -> Vec<String> { set.iter().map(|f| compiled.bnf.terminals[f].display.clone()).collect() };
     let a = terminal(&compiled, "\"a\"");
     assert_eq!(names(&followers[a]), vec!["\"b\"".to_string(), "WS".to_string()]);
     let ws = terminal(&compiled, "WS");
     assert_eq!(followers[ws].iter().count(), 4, "{:?}", names(&followers[ws]));
-    assert!(followers[terminal(&compiled, "SEMI")].iter().all(|f| compiled.lexical.terminals.as_slice()[f].is_some()));
+    assert!(followers[terminal(&compiled, "SEMI")].iter().all(|f| compiled.lexical.terminals[f].is_some()));
 
     let python_like = "start: stmt+\nstmt: NAME _NEWLINE | \"if\" NAME \":\" _NEWLINE _INDENT stmt+ _DEDENT\nNAME: /[a-z]+/\n_NEWLINE: /\\n[ ]*/\n%ignore / +/\n%declare _INDENT _DEDENT\n";
     let compiled = compile(python_like);
@@ -276,9 +277,10 @@ fn followers_cover_ignored_layout_and_declared_terminals() {
     let newline = terminal(&compiled, "_NEWLINE");
     let colon = terminal(&compiled, "\":\"");
     let name = terminal(&compiled, "NAME");
-    assert!(followers[name].contains(newline) && followers[name].contains(colon));
+    let id = TerminalId::must;
+    assert!(followers[name].contains(id(newline)) && followers[name].contains(id(colon)));
     // The newline may come anywhere (inside brackets), and anything may follow it.
-    assert!(followers[terminal(&compiled, "\"if\"")].contains(newline));
+    assert!(followers[terminal(&compiled, "\"if\"")].contains(id(newline)));
     assert_eq!(followers[newline].iter().count(), compiled.lexical.terminals.values().filter(|d| d.is_some()).count());
 }
 
@@ -376,7 +378,7 @@ proptest! {
             let sentence = random_sentence(compiled, &min, &mut rng);
             prop_assert!(crate::lr::recognizes(&compiled.lr, &compiled.bnf, &sentence));
             for pair in sentence.windows(2) {
-                prop_assert!(followers[pair[0].as_usize()].contains(pair[1].as_usize()), "{:?} then {:?} in {}", pair[0], pair[1], text);
+                prop_assert!(followers[pair[0].as_usize()].contains(pair[1]), "{:?} then {:?} in {}", pair[0], pair[1], text);
             }
         }
     }
