@@ -7,7 +7,9 @@
 //! newline, which the runtime drops or turns into a semicolon). A declared terminal among the
 //! followers (no DFA: `_INDENT`, `_DEDENT`, a declared semicolon) is replaced, transitively, by
 //! the terminals acceptable after shifting it. An `%ignore` terminal and a layout newline can be
-//! followed by anything. Only terminals with a DFA are returned.
+//! followed by anything: their Follow set is every terminal with a DFA (the store's
+//! `after_ignore` table is read off the split entries of an ignored terminal's start state on
+//! that basis). Only terminals with a DFA are returned.
 //!
 //! **Invariant:** over-approximation only. A missing follower makes the runtime's mask unsound;
 //! an extra one only costs artifact size.
