@@ -140,16 +140,26 @@ pub fn intersect_words(dst: &mut [u64], src: &[u64]) -> bool {
 
 /// Positions of the set bits of `words`, in increasing order.
 pub fn iter_ones_u64(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
-    words.iter().enumerate().flat_map(|(k, &w)| {
-        let mut rest = w;
-        std::iter::from_fn(move || {
-            if rest == 0 {
-                return None;
-            }
-            let b = rest.trailing_zeros() as usize;
-            rest &= rest - 1;
-            Some(k * 64 + b)
-        })
+    words.iter().enumerate().flat_map(|(k, &w)| ones_of_word(k, w))
+}
+
+/// Positions set in both `a` and `b` (over the shorter length), in increasing order: the members
+/// of the intersection, without building it.
+pub fn iter_ones_and<'a>(a: &'a [u64], b: &'a [u64]) -> impl Iterator<Item = usize> + 'a {
+    a.iter().zip(b).enumerate().flat_map(|(k, (&x, &y))| ones_of_word(k, x & y))
+}
+
+/// The positions of the set bits of `w`, word `k` of a set.
+#[inline]
+fn ones_of_word(k: usize, w: u64) -> impl Iterator<Item = usize> {
+    let mut rest = w;
+    std::iter::from_fn(move || {
+        if rest == 0 {
+            return None;
+        }
+        let b = rest.trailing_zeros() as usize;
+        rest &= rest - 1;
+        Some(k * 64 + b)
     })
 }
 
@@ -258,6 +268,10 @@ mod tests {
         let mut words = vec![1u64, 2, 4];
         assert!(intersect_words(&mut words, &[3]));
         assert_eq!(words, vec![1, 0, 0]);
+        // The members of an intersection, without building it.
+        let (x, y) = ([0b1011u64, 1 << 63, 1], [0b0110u64, u64::MAX]);
+        assert_eq!(iter_ones_and(&x, &y).collect::<Vec<_>>(), vec![1, 127]);
+        assert_eq!(iter_ones_u64(&x).collect::<Vec<_>>(), vec![0, 1, 3, 127, 128]);
     }
 
     #[test]

@@ -49,7 +49,6 @@ pub(crate) fn walk_state(input: &WalkInput<'_>, dfa: &TerminalDfa, q: DfaStateId
     if dfa.accepting[q] {
         accepting_offsets.push(0);
     }
-    let mut scratch = vec![0u64; follow.len()];
     // Per state: bit 0 accepting, bit 1 live (the dead state and non-live states have neither).
     let flags: Vec<u8> = dfa.accepting.values().zip(dfa.live.values()).map(|(&a, &l)| if l { 2 | u8::from(a) } else { 0 }).collect();
     let mut n = 1usize;
@@ -65,7 +64,7 @@ pub(crate) fn walk_state(input: &WalkInput<'_>, dfa: &TerminalDfa, q: DfaStateId
             // Maximal munch: the lexeme ends at the last accepting offset on the path.
             if let Some(&last) = accepting_offsets.last() {
                 for k in node.tok_lo..node.tok_hi {
-                    out.split_string(input, k as usize, last, follow, &mut scratch);
+                    out.split_string(input, k as usize, last, follow);
                 }
             }
             n = node.end as usize;
@@ -78,7 +77,7 @@ pub(crate) fn walk_state(input: &WalkInput<'_>, dfa: &TerminalDfa, q: DfaStateId
             // A string that ends in an accepting state has a lexeme at least as long as itself:
             // no split inside it. Otherwise only the last accepting offset can end the lexeme.
             if let (0, Some(&last)) = (flag & 1, accepting_offsets.last()) {
-                out.split_string(input, k, last, follow, &mut scratch);
+                out.split_string(input, k, last, follow);
             }
         }
         if flag & 1 != 0 {
@@ -106,17 +105,12 @@ impl Masks {
 
     /// Adds string `k` to `split(q, f)` for each follower `f` in `follow` whose start takes the
     /// rest of the string from `offset` (below its length): its suffix set there.
-    fn split_string(&mut self, input: &WalkInput<'_>, k: usize, offset: u32, follow: &[u64], scratch: &mut [u64]) {
-        scratch.fill(0);
-        bits::union_words(scratch, input.suffixes.at(input.tokens.offsets[k] + offset as usize));
-        if !bits::intersect_words(scratch, follow) {
-            return;
-        }
-        let ids = input.tokens.ids_of(k);
+    fn split_string(&mut self, input: &WalkInput<'_>, k: usize, offset: u32, follow: &[u64]) {
+        let suffix = input.suffixes.at(input.tokens.offsets[k] + offset as usize);
         let words = self.words;
-        for f in bits::iter_ones_u64(scratch) {
+        for f in bits::iter_ones_and(suffix, follow) {
             if let Some(slot) = self.split.get_mut(f) {
-                row::set_all(slot.get_or_insert_with(|| vec![0; words]), ids.iter().map(|&id| id as usize));
+                row::set_all(slot.get_or_insert_with(|| vec![0; words]), input.tokens.ids_of(k).iter().map(|&id| id as usize));
             }
         }
     }
