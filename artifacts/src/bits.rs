@@ -140,18 +140,19 @@ pub fn intersect_words(dst: &mut [u64], src: &[u64]) -> bool {
 
 /// Positions of the set bits of `words`, in increasing order.
 pub fn iter_ones_u64(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
-    words.iter().enumerate().flat_map(|(k, &w)| ones_of_word(k, w))
+    words.iter().enumerate().flat_map(|(k, &w)| ones_from(k * 64, w))
 }
 
 /// Positions set in both `a` and `b` (over the shorter length), in increasing order: the members
 /// of the intersection, without building it.
 pub fn iter_ones_and<'a>(a: &'a [u64], b: &'a [u64]) -> impl Iterator<Item = usize> + 'a {
-    a.iter().zip(b).enumerate().flat_map(|(k, (&x, &y))| ones_of_word(k, x & y))
+    a.iter().zip(b).enumerate().flat_map(|(k, (&x, &y))| ones_from(k * 64, x & y))
 }
 
-/// The positions of the set bits of `w`, word `k` of a set.
+/// `base + i` for every set bit `i` of `w`, increasing (one word of a set or a row, whose first
+/// bit is position `base`).
 #[inline]
-fn ones_of_word(k: usize, w: u64) -> impl Iterator<Item = usize> {
+fn ones_from(base: usize, w: u64) -> impl Iterator<Item = usize> {
     let mut rest = w;
     std::iter::from_fn(move || {
         if rest == 0 {
@@ -159,7 +160,7 @@ fn ones_of_word(k: usize, w: u64) -> impl Iterator<Item = usize> {
         }
         let b = rest.trailing_zeros() as usize;
         rest &= rest - 1;
-        Some(k * 64 + b)
+        Some(base + b)
     })
 }
 
@@ -210,17 +211,7 @@ pub mod row {
 
     /// The set tokens in increasing order.
     pub fn iter_ones(row: &[u32]) -> impl Iterator<Item = usize> + '_ {
-        row.iter().enumerate().flat_map(|(k, &w)| {
-            let mut rest = w;
-            std::iter::from_fn(move || {
-                if rest == 0 {
-                    return None;
-                }
-                let b = rest.trailing_zeros() as usize;
-                rest &= rest - 1;
-                Some(k * 32 + b)
-            })
-        })
+        row.iter().enumerate().flat_map(|(k, &w)| super::ones_from(k * 32, u64::from(w)))
     }
 
     /// Number of set tokens.

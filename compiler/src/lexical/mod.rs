@@ -65,25 +65,20 @@ pub trait DfaState: Id + Ord + std::hash::Hash {
     }
 }
 
-impl DfaState for DfaStateId {
-    const DEAD: Self = DfaStateId::DEAD;
-    fn from_raw(raw: u32) -> Self {
-        DfaStateId::from_raw(raw)
-    }
-    fn raw(self) -> u32 {
-        DfaStateId::raw(self)
-    }
+macro_rules! dfa_state {
+    ($($id:ident),*) => {$(
+        impl DfaState for $id {
+            const DEAD: Self = $id::DEAD;
+            fn from_raw(raw: u32) -> Self {
+                $id::from_raw(raw)
+            }
+            fn raw(self) -> u32 {
+                $id::raw(self)
+            }
+        }
+    )*};
 }
-
-impl DfaState for LexStateId {
-    const DEAD: Self = LexStateId::DEAD;
-    fn from_raw(raw: u32) -> Self {
-        LexStateId::from_raw(raw)
-    }
-    fn raw(self) -> u32 {
-        LexStateId::raw(self)
-    }
-}
+dfa_state!(DfaStateId, LexStateId);
 
 /// A minimized byte-level DFA over byte equivalence classes, with states of kind `S`.
 ///
