@@ -82,6 +82,11 @@ impl<I: Id> IdSet<I> {
         union_words(&mut self.words, &other.words)
     }
 
+    /// Keeps only the members that are also in `other`; true when some member is left.
+    pub fn intersect_with(&mut self, other: &IdSet<I>) -> bool {
+        intersect_words(&mut self.words, &other.words)
+    }
+
     pub fn clear(&mut self) {
         self.words.fill(0);
     }
@@ -122,25 +127,40 @@ pub fn union_words(dst: &mut [u64], src: &[u64]) -> bool {
     changed
 }
 
-/// Positions of the set bits of `words`, in increasing order.
-pub fn iter_ones_u64(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
-    ones(words)
+/// ANDs `src` into `dst` word by word; words of `dst` past the end of `src` are cleared (no id
+/// there is in `src`). True when a bit of `dst` is left set.
+pub fn intersect_words(dst: &mut [u64], src: &[u64]) -> bool {
+    let mut any = false;
+    for (k, d) in dst.iter_mut().enumerate() {
+        *d &= src.get(k).copied().unwrap_or(0);
+        any |= *d != 0;
+    }
+    any
 }
 
-/// Positions of the set bits of little-endian words of any width (bit `b` of word `k` is
-/// position `k * BITS + b`).
-fn ones<W: Copy + Into<u64>>(words: &[W]) -> impl Iterator<Item = usize> + '_ {
-    let width = std::mem::size_of::<W>() * 8;
-    words.iter().enumerate().flat_map(move |(k, &w)| {
-        let mut rest: u64 = w.into();
-        std::iter::from_fn(move || {
-            if rest == 0 {
-                return None;
-            }
-            let b = rest.trailing_zeros() as usize;
-            rest &= rest - 1;
-            Some(k * width + b)
-        })
+/// Positions of the set bits of `words`, in increasing order.
+pub fn iter_ones_u64(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    words.iter().enumerate().flat_map(|(k, &w)| ones_from(k * 64, w))
+}
+
+/// Positions set in both `a` and `b` (over the shorter length), in increasing order: the members
+/// of the intersection, without building it.
+pub fn iter_ones_and<'a>(a: &'a [u64], b: &'a [u64]) -> impl Iterator<Item = usize> + 'a {
+    a.iter().zip(b).enumerate().flat_map(|(k, (&x, &y))| ones_from(k * 64, x & y))
+}
+
+/// `base + i` for every set bit `i` of `w`, increasing (one word of a set or a row, whose first
+/// bit is position `base`).
+#[inline]
+fn ones_from(base: usize, w: u64) -> impl Iterator<Item = usize> {
+    let mut rest = w;
+    std::iter::from_fn(move || {
+        if rest == 0 {
+            return None;
+        }
+        let b = rest.trailing_zeros() as usize;
+        rest &= rest - 1;
+        Some(base + b)
     })
 }
 
@@ -210,7 +230,7 @@ pub mod row {
 
     /// The set tokens in increasing order.
     pub fn iter_ones(row: &[u32]) -> impl Iterator<Item = usize> + '_ {
-        super::ones(row)
+        row.iter().enumerate().flat_map(|(k, &w)| super::ones_from(k * 32, u64::from(w)))
     }
 
     /// Number of set tokens.
@@ -238,6 +258,30 @@ mod tests {
         s.insert_below(66);
         assert_eq!(s.len(), 67);
         assert!(s.contains(TerminalId::must(65)) && !s.contains(TerminalId::must(66)));
+    }
+
+    #[test]
+    fn intersection_keeps_common_members_and_says_whether_any_is_left() {
+        let mut a = IdSet::<TerminalId>::empty(130);
+        let mut b = IdSet::<TerminalId>::empty(130);
+        for t in [1, 64, 129] {
+            a.insert(TerminalId::must(t));
+        }
+        for t in [64, 100] {
+            b.insert(TerminalId::must(t));
+        }
+        assert!(a.intersect_with(&b));
+        assert_eq!(a.iter().map(|t| t.raw()).collect::<Vec<_>>(), vec![64]);
+        b.remove(TerminalId::must(64));
+        assert!(!a.intersect_with(&b) && a.is_empty());
+        // Words past the end of `src` hold no common id.
+        let mut words = vec![1u64, 2, 4];
+        assert!(intersect_words(&mut words, &[3]));
+        assert_eq!(words, vec![1, 0, 0]);
+        // The members of an intersection, without building it.
+        let (x, y) = ([0b1011u64, 1 << 63, 1], [0b0110u64, u64::MAX]);
+        assert_eq!(iter_ones_and(&x, &y).collect::<Vec<_>>(), vec![1, 127]);
+        assert_eq!(iter_ones_u64(&x).collect::<Vec<_>>(), vec![0, 1, 3, 127, 128]);
     }
 
     #[test]

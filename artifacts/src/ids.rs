@@ -156,6 +156,18 @@ id_type!(
     MaskId
 );
 
+impl DfaStateId {
+    /// State 0, the dead state of every terminal DFA: not accepting, not live, and every
+    /// transition from it leads back to it (the artifact's [`crate::schema::Dfa`] tables keep it
+    /// at 0).
+    pub const DEAD: DfaStateId = DfaStateId(0);
+}
+
+impl LexStateId {
+    /// State 0, the dead state of the combined lexer DFA: no terminal can match any more.
+    pub const DEAD: LexStateId = LexStateId(0);
+}
+
 /// A vector indexed by one id type only (in the spirit of la-arena's `ArenaMap`).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct IdVec<I, T> {
@@ -260,6 +272,12 @@ mod tests {
         let err = LrStateId::new(u32::MAX as usize).unwrap_err();
         assert_eq!(err.kind, "LrStateId");
         assert!(err.to_string().contains("exceeds the limit"));
+    }
+
+    #[test]
+    fn dead_states_are_state_zero() {
+        assert_eq!((DfaStateId::DEAD.raw(), LexStateId::DEAD.raw()), (0, 0));
+        assert_eq!(DfaStateId::DEAD, DfaStateId::default());
     }
 
     #[test]

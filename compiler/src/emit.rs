@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use syncodec_artifacts::header::FLAG_HAS_VOCAB;
 use syncodec_artifacts::schema::{self, CompiledGrammar, Payload, NONE, RULE_BIT};
 
-use crate::lexical::TerminalDfa;
+use crate::lexical::{Dfa, DfaState};
 use crate::lower::Symbol;
 use crate::vocab::Vocabulary;
 use crate::Compiled;
@@ -34,18 +34,19 @@ pub enum EmitError {
     VocabularyTooLarge { what: &'static str, value: usize },
 }
 
-/// Converts one terminal DFA to its archived form.
-pub fn dfa_to_schema(dfa: &TerminalDfa) -> schema::Dfa {
+/// Converts one DFA (a terminal's or the lexer's) to its archived form: the typed states become
+/// the raw `u32`s of the artifact's tables, the dead state staying 0.
+pub fn dfa_to_schema<S: DfaState>(dfa: &Dfa<S>) -> schema::Dfa {
     schema::Dfa {
-        start: dfa.start,
+        start: dfa.start.raw(),
         n_states: dfa.n_states() as u32,
         n_classes: dfa.n_classes,
         classes: dfa.classes.to_vec(),
-        trans: dfa.trans.clone(),
+        trans: dfa.trans.iter().map(|s| s.raw()).collect(),
         flags: dfa
             .accepting
-            .iter()
-            .zip(&dfa.live)
+            .values()
+            .zip(dfa.live.values())
             .map(|(&acc, &live)| (if acc { schema::DFA_ACCEPTING } else { 0 }) | (if live { schema::DFA_LIVE } else { 0 }))
             .collect(),
     }
@@ -92,7 +93,7 @@ pub fn compiled_grammar(compiled: &Compiled) -> CompiledGrammar {
         ignore: bnf.ignore.clone(),
         lexer: schema::LexerDfa {
             dfa: dfa_to_schema(&compiled.lexical.lexer.dfa),
-            accept: compiled.lexical.lexer.accept.iter().map(|a| a.map_or(NONE, |t| t.raw())).collect(),
+            accept: compiled.lexical.lexer.accept.values().map(|a| a.map_or(NONE, |t| t.raw())).collect(),
         },
         lr: schema::LrTable {
             n_states: lr.n_states as u32,

@@ -30,6 +30,7 @@ use super::hir::LookAround;
 use super::lookaround::{self, Look};
 use super::minimize::{minimize, Automaton};
 use super::{ErrorKind, LexicalError, TermCtx, TerminalDfa};
+use syncodec_artifacts::ids::DfaStateId;
 
 /// Bytes of heap regex-automata may use per allowed DFA state (NFA, determinization and DFA,
 /// each): a dense state costs at most 257 classes × 4 bytes, times a slack for the states that
@@ -87,7 +88,7 @@ fn thompson_nfa(hir: &Hir, ctx: &TermCtx<'_>, limit: usize) -> Result<NFA, Lexic
 }
 
 /// `hir` → regex-automata dense DFA (`match_kind`) → plain automaton, not minimized.
-fn hir_automaton(hir: &Hir, match_kind: MatchKind, ctx: &TermCtx<'_>, limit: usize) -> Result<Automaton, LexicalError> {
+fn hir_automaton(hir: &Hir, match_kind: MatchKind, ctx: &TermCtx<'_>, limit: usize) -> Result<Automaton<DfaStateId>, LexicalError> {
     let limit_error = || LexicalError::new(ErrorKind::LimitExceeded { limit }, ctx.name, Some(ctx.span));
     let bytes = limit.saturating_mul(BYTES_PER_STATE).max(1 << 20);
     let nfa = thompson_nfa(hir, ctx, limit)?;
@@ -127,8 +128,8 @@ pub(crate) fn has_lazy_repetition(hir: &Hir) -> bool {
 
 /// The states reachable from the anchored start, as a complete automaton over regex-automata's
 /// byte classes, labelled 1 when accepting in the plain sense (see the module doc). Dead (and,
-/// never produced here, quit) states become state 0.
-pub(crate) fn plain_automaton(dense: &dense::DFA<Vec<u32>>) -> Result<Automaton, String> {
+/// never produced here, quit) states become [`DfaStateId::DEAD`].
+pub(crate) fn plain_automaton(dense: &dense::DFA<Vec<u32>>) -> Result<Automaton<DfaStateId>, String> {
     let bc = dense.byte_classes();
     let mut classes = [0u8; 256];
     let mut reps: Vec<u8> = Vec::new(); // a byte per class
@@ -145,16 +146,16 @@ pub(crate) fn plain_automaton(dense: &dense::DFA<Vec<u32>>) -> Result<Automaton,
     let start = dense.start_state(&start::Config::new().anchored(Anchored::Yes)).map_err(|e| e.to_string())?;
     let is_dead = |s: StateID| dense.is_dead_state(s) || dense.is_quit_state(s);
 
-    let mut ids: HashMap<StateID, u32> = HashMap::new();
+    let mut ids: HashMap<StateID, DfaStateId> = HashMap::new();
     let mut order: Vec<StateID> = Vec::new(); // raw state of plain state i + 1
-    let mut trans: Vec<u32> = vec![0; k]; // state 0: dead, self loops
+    let mut trans: Vec<DfaStateId> = vec![DfaStateId::DEAD; k]; // the dead state loops
     let mut labels: Vec<u32> = vec![0];
     let plain_start = if is_dead(start) {
-        0
+        DfaStateId::DEAD
     } else {
-        ids.insert(start, 1);
+        ids.insert(start, DfaStateId::from_raw(1));
         order.push(start);
-        1
+        DfaStateId::from_raw(1)
     };
     let mut head = 0;
     while head < order.len() {
@@ -164,11 +165,11 @@ pub(crate) fn plain_automaton(dense: &dense::DFA<Vec<u32>>) -> Result<Automaton,
         for &b in &reps {
             let t = dense.next_state(s, b);
             let id = if is_dead(t) {
-                0
+                DfaStateId::DEAD
             } else {
                 *ids.entry(t).or_insert_with(|| {
                     order.push(t);
-                    order.len() as u32
+                    DfaStateId::from_raw(order.len() as u32)
                 })
             };
             trans.push(id);
@@ -209,11 +210,11 @@ mod tests {
     pub(crate) fn check_invariants(d: &TerminalDfa) {
         let k = d.n_classes as usize;
         assert_eq!(d.trans.len(), d.n_states() * k);
-        assert!(d.trans[..k].iter().all(|&t| t == 0), "state 0 loops");
-        assert!(!d.accepting[0] && !d.live[0]);
-        assert!(d.live[1..].iter().all(|&l| l), "every non-dead state is live");
-        assert!(d.accepting.iter().zip(&d.live).all(|(&a, &l)| !a || l));
-        assert!(d.trans.iter().all(|&t| (t as usize) < d.n_states()));
+        assert!(d.trans[..k].iter().all(|&t| t == DfaStateId::DEAD), "the dead state loops");
+        assert!(!d.accepting[DfaStateId::DEAD] && !d.live[DfaStateId::DEAD]);
+        assert!(d.live.as_slice()[1..].iter().all(|&l| l), "every non-dead state is live");
+        assert!(d.accepting.values().zip(d.live.values()).all(|(&a, &l)| !a || l));
+        assert!(d.trans.iter().all(|&t| t.as_usize() < d.n_states()));
         assert!(d.classes.iter().all(|&c| (c as u32) < d.n_classes));
         // classes are numbered by their smallest byte
         let mut max = 0;
@@ -326,12 +327,12 @@ mod tests {
         // With search semantics, "a" would only be reported after one more byte (or EOI).
         let d = dfa(re("a|abc"));
         let s1 = d.walk(d.start, b"a");
-        assert!(d.accepting[s1 as usize] && d.live[s1 as usize]);
+        assert!(d.accepting[s1] && d.live[s1]);
         let s2 = d.walk(d.start, b"ab");
-        assert!(!d.accepting[s2 as usize] && d.live[s2 as usize]);
-        assert!(d.accepting[d.walk(d.start, b"abc") as usize]);
-        assert_eq!(d.walk(d.start, b"abcd"), 0);
-        assert_eq!(d.walk(d.start, b"b"), 0);
+        assert!(!d.accepting[s2] && d.live[s2]);
+        assert!(d.accepting[d.walk(d.start, b"abc")]);
+        assert_eq!(d.walk(d.start, b"abcd"), DfaStateId::DEAD);
+        assert_eq!(d.walk(d.start, b"b"), DfaStateId::DEAD);
         assert_eq!(d.n_states(), 5);
     }
 
@@ -407,7 +408,7 @@ mod tests {
             let d = dfa(re(CASES[i].0));
             let s = d.walk(d.start, &text);
             let ext = d.shortest_extension(s);
-            prop_assert_eq!(d.live[s as usize], ext.is_some());
+            prop_assert_eq!(d.live[s], ext.is_some());
             let re = reference(i);
             if let Some(ext) = ext {
                 // The extension found in the DFA is accepted by the reference too.

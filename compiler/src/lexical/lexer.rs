@@ -3,8 +3,9 @@
 //! per state with the winning terminal, then minimized with the initial partition by label.
 //!
 //! A product state is the sorted list of `(terminal index, terminal DFA state)` pairs whose
-//! component is still live; components that die are dropped, so the dead product state is the
-//! empty list and a state's size is the number of terminals still possible. The label of a
+//! component is still live; components that die are dropped, so the dead product state
+//! ([`LexStateId::DEAD`]) is the empty list and a state's size is the number of terminals still
+//! possible. The label of a
 //! state is the best terminal, by [`Rank`], among the components in an accepting state — see the
 //! tie-break rule in the module doc of `lexical`. Maximal munch is applied by the walker
 //! ([`LexerDfa::longest_match`]), which remembers the last labelled state it passed.
@@ -15,7 +16,7 @@ use std::collections::HashMap;
 use super::minimize::{minimize, Automaton};
 use super::{ErrorKind, LexerDfa, LexicalError, Shadowing, TerminalDfa};
 use crate::lower::{Bnf, Pattern, TerminalKind};
-use syncodec_artifacts::ids::{IdVec, TerminalId};
+use syncodec_artifacts::ids::{DfaStateId, IdVec, LexStateId, TerminalId};
 
 /// How a terminal ranks when several match the same lexeme: smaller wins. Lark's order: higher
 /// priority, literal before pattern, then (patterns) longer maximum width (`usize::MAX` when
@@ -127,28 +128,29 @@ pub(crate) fn build_lexer(members: &[Member<'_>], limit: usize) -> Result<(Lexer
         reps[classes[b as usize] as usize] = b;
     }
 
-    type Product = Vec<(u32, u32)>;
+    // (member index, its state), sorted by member; the states of product state i are `states[i]`.
+    type Product = Vec<(u32, DfaStateId)>;
     let guard = limit.saturating_mul(4);
-    let mut ids: HashMap<Product, u32> = HashMap::new();
-    let mut states: Vec<Product> = vec![Vec::new()]; // 0: dead
-    let mut parent: Vec<(u32, u8)> = vec![(0, 0)]; // how BFS first reached each state
+    let mut ids: HashMap<Product, LexStateId> = HashMap::new();
+    let mut states: Vec<Product> = vec![Vec::new()]; // the dead state
+    let mut parent: Vec<(LexStateId, u8)> = vec![(LexStateId::DEAD, 0)]; // how BFS first reached each state
     let mut shadowed: Vec<Shadowing> = Vec::new();
-    ids.insert(Vec::new(), 0);
+    ids.insert(Vec::new(), LexStateId::DEAD);
     let start: Product = members
         .iter()
         .enumerate()
-        .filter(|(_, m)| m.dfa.live[m.dfa.start as usize])
+        .filter(|(_, m)| m.dfa.live[m.dfa.start])
         .map(|(i, m)| (i as u32, m.dfa.start))
         .collect();
     let start_id = if start.is_empty() {
-        0
+        LexStateId::DEAD
     } else {
-        ids.insert(start.clone(), 1);
+        ids.insert(start.clone(), LexStateId::from_raw(1));
         states.push(start);
-        parent.push((0, 0));
-        1
+        parent.push((LexStateId::DEAD, 0));
+        LexStateId::from_raw(1)
     };
-    let mut trans: Vec<u32> = vec![0; n_classes];
+    let mut trans: Vec<LexStateId> = vec![LexStateId::DEAD; n_classes];
     let mut labels: Vec<u32> = vec![0];
     let mut head = 1;
     while head < states.len() {
@@ -156,20 +158,20 @@ pub(crate) fn build_lexer(members: &[Member<'_>], limit: usize) -> Result<(Lexer
         head += 1;
         let best = state
             .iter()
-            .filter(|&&(i, s)| members[i as usize].dfa.accepting[s as usize])
+            .filter(|&&(i, s)| members[i as usize].dfa.accepting[s])
             .map(|&(i, _)| members[i as usize].rank)
             .min();
         if let Some(best) = best.filter(|b| b.1 == 1) {
             for &(i, s) in &state {
                 let m = &members[i as usize];
                 let (winner, loser) = (best.4, m.rank.4);
-                if m.rank.1 == 1 && loser != winner && m.dfa.accepting[s as usize] && !shadowed.iter().any(|x| x.winner == winner && x.loser == loser) {
+                if m.rank.1 == 1 && loser != winner && m.dfa.accepting[s] && !shadowed.iter().any(|x| x.winner == winner && x.loser == loser) {
                     let mut example = Vec::new();
                     let mut at = head - 1;
-                    while at > start_id as usize {
+                    while at > start_id.as_usize() {
                         let (p, b) = parent[at];
                         example.push(b);
-                        at = p as usize;
+                        at = p.as_usize();
                     }
                     example.reverse();
                     shadowed.push(Shadowing { winner, loser, example });
@@ -178,18 +180,21 @@ pub(crate) fn build_lexer(members: &[Member<'_>], limit: usize) -> Result<(Lexer
         }
         labels.push(best.map_or(0, |rank| rank.4.raw() + 1));
         for &b in &reps {
-            let next: Product =
-                state.iter().map(|&(i, s)| (i, members[i as usize].dfa.next(s, b))).filter(|&(_, t)| t != 0).collect();
+            let next: Product = state
+                .iter()
+                .map(|&(i, s)| (i, members[i as usize].dfa.next(s, b)))
+                .filter(|&(_, t)| t != DfaStateId::DEAD)
+                .collect();
             let id = match ids.get(&next) {
                 Some(&id) => id,
                 None => {
                     if states.len() > guard {
                         return Err(limit_error());
                     }
-                    let id = states.len() as u32;
+                    let id = LexStateId::from_raw(states.len() as u32);
                     ids.insert(next.clone(), id);
                     states.push(next);
-                    parent.push(((head - 1) as u32, b));
+                    parent.push((LexStateId::from_raw((head - 1) as u32), b));
                     id
                 }
             };
@@ -201,7 +206,7 @@ pub(crate) fn build_lexer(members: &[Member<'_>], limit: usize) -> Result<(Lexer
     if dfa.n_states() > limit {
         return Err(limit_error());
     }
-    let accept = labels.iter().map(|&l| l.checked_sub(1).map(TerminalId::from_raw)).collect();
+    let accept = IdVec::from_vec(labels.iter().map(|&l| l.checked_sub(1).map(TerminalId::from_raw)).collect());
     Ok((LexerDfa { dfa, accept }, shadowed))
 }
 
@@ -213,10 +218,10 @@ impl LexerDfa {
         let mut best = None;
         for (i, &b) in text.get(at..)?.iter().enumerate() {
             s = self.dfa.next(s, b);
-            if s == 0 {
+            if s == LexStateId::DEAD {
                 break;
             }
-            if let Some(Some(term)) = self.accept.get(s as usize) {
+            if let Some(Some(term)) = self.accept.get(s) {
                 best = Some((*term, at + i + 1));
             }
         }
@@ -301,10 +306,10 @@ mod tests {
         // "ab" as a pattern is shadowed by the literal on every lexeme: its states merge away.
         let lx = lexer(vec![("AB", lit("ab"), 0, Literal), ("AB2", re("ab"), 0, Pattern)]);
         assert_eq!(lx.dfa.n_states(), 4);
-        assert!(lx.accept.iter().all(|a| *a != Some(t(1))));
-        assert_eq!(lx.accept[0], None);
-        assert!(!lx.dfa.live[0] && !lx.dfa.accepting[0]);
-        for (s, a) in lx.accept.iter().enumerate() {
+        assert!(lx.accept.values().all(|a| *a != Some(t(1))));
+        assert_eq!(lx.accept[LexStateId::DEAD], None);
+        assert!(!lx.dfa.live[LexStateId::DEAD] && !lx.dfa.accepting[LexStateId::DEAD]);
+        for (s, a) in lx.accept.iter() {
             assert_eq!(a.is_some(), lx.dfa.accepting[s]);
         }
     }
@@ -331,7 +336,7 @@ mod tests {
     fn no_terminals_gives_an_empty_lexer() {
         let g = bnf(vec![("_INDENT", None, 0, Declared)]);
         let lx = build(&g, &LexicalOptions::default()).unwrap().lexer;
-        assert_eq!((lx.dfa.n_states(), lx.dfa.start), (1, 0));
+        assert_eq!((lx.dfa.n_states(), lx.dfa.start), (1, LexStateId::DEAD));
         assert_eq!(lx.longest_match(b"x", 0), None);
     }
 

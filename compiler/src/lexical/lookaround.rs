@@ -26,14 +26,16 @@
 //! transitions, which is what Python's `re` returns for the idioms Lark grammars use (a lazy body
 //! up to a closing delimiter, `".*?(?<!\\)(\\\\)*?"`).
 //!
-//! **Invariants of the result:** a complete automaton over byte classes, state 0 dead (all
-//! transitions to itself), every other state reachable from `start`; marker bytes and the other
-//! bytes `0xF8..=0xFF` lead to state 0.
+//! **Invariants of the result:** a complete automaton over byte classes, [`DfaStateId::DEAD`]
+//! dead (all transitions to itself), every other state reachable from `start`; marker bytes and
+//! the other bytes `0xF8..=0xFF` lead to the dead state.
 
 use std::collections::{HashMap, HashSet};
 
 use regex_automata::nfa::thompson::{State, NFA};
 use regex_automata::util::primitives::StateID;
+
+use syncodec_artifacts::ids::DfaStateId;
 
 use super::hir::MARKER_BASE;
 use super::minimize::Automaton;
@@ -42,8 +44,11 @@ use super::minimize::Automaton;
 pub(crate) struct Look<'a> {
     pub ahead: bool,
     pub negated: bool,
-    pub dfa: &'a Automaton,
+    pub dfa: &'a Automaton<DfaStateId>,
 }
+
+/// A pending check: the look-around group's index and the state of its automaton.
+type Check = (u8, DfaStateId);
 
 /// A thread: an NFA state of the marked terminal, the look-ahead checks it still owes
 /// (`(look index, state of that look's automaton)`, sorted), its *guards*: groups of checks of
@@ -52,8 +57,8 @@ pub(crate) struct Look<'a> {
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Thread {
     nfa: u32,
-    checks: Vec<(u8, u32)>,
-    guards: Vec<Vec<(u8, u32)>>,
+    checks: Vec<Check>,
+    guards: Vec<Vec<Check>>,
     /// A look-behind it passed depended on the text before the lexeme (see [`Tracker`]).
     uncertain: bool,
 }
@@ -73,7 +78,7 @@ impl Thread {
 enum Outcome {
     Failed,
     Held,
-    Pending(u32),
+    Pending(DfaStateId),
 }
 
 /// A state of the result: its threads in priority order (no `Match` states), whether the bytes
@@ -86,16 +91,8 @@ type Key = (Vec<Thread>, bool, Vec<Tracker>);
 /// Both sorted, without the dead state.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 struct Tracker {
-    exact: Vec<u32>,
-    any: Vec<u32>,
-}
-
-fn next(a: &Automaton, state: u32, byte: u8) -> u32 {
-    a.trans[state as usize * a.n_classes + a.classes[byte as usize] as usize]
-}
-
-fn accepting(a: &Automaton, state: u32) -> bool {
-    a.labels[state as usize] != 0
+    exact: Vec<DfaStateId>,
+    any: Vec<DfaStateId>,
 }
 
 /// The NFA state reached from `sid` on `byte`, if the state consumes that byte.
@@ -113,7 +110,7 @@ fn nfa_next(nfa: &NFA, sid: u32, byte: u8) -> Option<u32> {
 /// `None` when it would exceed `max_states` states. With `leftmost_first` (a terminal with a
 /// lazy repetition), a match outranks the threads of lower priority as [`Ctx::closure`]
 /// describes, as a backtracking engine would never try them.
-pub(crate) fn resolve(nfa: &NFA, looks: &[Look<'_>], leftmost_first: bool, max_states: usize) -> Option<Automaton> {
+pub(crate) fn resolve(nfa: &NFA, looks: &[Look<'_>], leftmost_first: bool, max_states: usize) -> Option<Automaton<DfaStateId>> {
     // Byte classes of the result: bytes that every automaton involved treats alike. Bytes from
     // 0xF8 up (the markers, and never UTF-8) form one class that always leads to the dead state.
     let nfa_classes = nfa.byte_classes();
@@ -141,19 +138,22 @@ pub(crate) fn resolve(nfa: &NFA, looks: &[Look<'_>], leftmost_first: bool, max_s
         .iter()
         .map(|l| match l.ahead {
             true => Tracker::default(),
-            false => Tracker { exact: live_set([l.dfa.start]), any: live_set(0..l.dfa.n_states() as u32) },
+            false => Tracker {
+                exact: live_set([l.dfa.start]),
+                any: live_set((0..l.dfa.n_states() as u32).map(DfaStateId::from_raw)),
+            },
         })
         .collect();
     let seed = Thread { nfa: nfa.start_anchored().as_u32(), checks: Vec::new(), guards: Vec::new(), uncertain: false };
     let (threads, matched) = ctx.closure(vec![seed], &initial_trackers);
 
-    let mut ids: HashMap<Key, u32> = HashMap::new();
+    let mut ids: HashMap<Key, DfaStateId> = HashMap::new();
     let mut order: Vec<Key> = Vec::new();
-    let mut trans: Vec<u32> = vec![0; k];
+    let mut trans: Vec<DfaStateId> = vec![DfaStateId::DEAD; k];
     let mut labels: Vec<u32> = vec![0];
-    let mut intern = |key: Key, order: &mut Vec<Key>| -> Option<u32> {
+    let mut intern = |key: Key, order: &mut Vec<Key>| -> Option<DfaStateId> {
         if key.0.is_empty() && !key.1 {
-            return Some(0);
+            return Some(DfaStateId::DEAD);
         }
         if let Some(&id) = ids.get(&key) {
             return Some(id);
@@ -162,7 +162,7 @@ pub(crate) fn resolve(nfa: &NFA, looks: &[Look<'_>], leftmost_first: bool, max_s
             return None;
         }
         order.push(key.clone());
-        let id = order.len() as u32;
+        let id = DfaStateId::from_raw(order.len() as u32);
         ids.insert(key, id);
         Some(id)
     };
@@ -174,7 +174,7 @@ pub(crate) fn resolve(nfa: &NFA, looks: &[Look<'_>], leftmost_first: bool, max_s
         labels.push(u32::from(matched));
         for (class, &b) in reps.iter().enumerate() {
             let id = if class == dead_class as usize {
-                0
+                DfaStateId::DEAD
             } else {
                 let trackers = step_trackers(looks, &trackers, b);
                 let stepped = ctx.step(&threads, b);
@@ -194,10 +194,10 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn advance(&self, i: u8, q: u32, b: u8) -> Outcome {
+    fn advance(&self, i: u8, q: DfaStateId, b: u8) -> Outcome {
         let l = &self.looks[i as usize];
-        let q = next(l.dfa, q, b);
-        match (l.negated, accepting(l.dfa, q), q == 0) {
+        let q = l.dfa.next(q, b);
+        match (l.negated, l.dfa.accepting(q), q == DfaStateId::DEAD) {
             (true, true, _) | (false, false, true) => Outcome::Failed,
             (true, false, true) | (false, true, _) => Outcome::Held,
             _ => Outcome::Pending(q),
@@ -257,7 +257,7 @@ impl Ctx<'_> {
         let mut seen: HashSet<Thread> = HashSet::new();
         let mut matched = false;
         // (guards, checks) of the matches met so far.
-        let mut outranked_by: Vec<(Vec<Vec<(u8, u32)>>, Vec<(u8, u32)>)> = Vec::new();
+        let mut outranked_by: Vec<(Vec<Vec<Check>>, Vec<Check>)> = Vec::new();
         let mut stack: Vec<Thread> = Vec::new();
         for seed in seeds {
             stack.push(seed);
@@ -318,7 +318,7 @@ impl Ctx<'_> {
         let mut uncertain = t.uncertain;
         if l.ahead {
             let q = l.dfa.start;
-            match (l.negated, accepting(l.dfa, q), q == 0) {
+            match (l.negated, l.dfa.accepting(q), q == DfaStateId::DEAD) {
                 (true, true, _) | (false, false, true) => return None, // fails on the spot
                 (true, false, true) | (false, true, _) => {}           // holds on the spot
                 _ => {
@@ -327,8 +327,8 @@ impl Ctx<'_> {
                 }
             }
         } else {
-            let in_lexeme = trackers[i].exact.iter().any(|&q| accepting(l.dfa, q));
-            let with_context = trackers[i].any.iter().any(|&q| accepting(l.dfa, q));
+            let in_lexeme = trackers[i].exact.iter().any(|&q| l.dfa.accepting(q));
+            let with_context = trackers[i].any.iter().any(|&q| l.dfa.accepting(q));
             // (?<=X) holds surely when X ends inside the lexeme, possibly when some context helps;
             // (?<!X) holds possibly when the lexeme alone does not end with X, surely when no
             // context can make it.
@@ -349,8 +349,8 @@ fn normalized<T: Ord>(mut v: Vec<T>) -> Vec<T> {
 }
 
 /// Sorted, without the dead state.
-fn live_set(states: impl IntoIterator<Item = u32>) -> Vec<u32> {
-    let mut v: Vec<u32> = states.into_iter().filter(|&q| q != 0).collect();
+fn live_set(states: impl IntoIterator<Item = DfaStateId>) -> Vec<DfaStateId> {
+    let mut v: Vec<DfaStateId> = states.into_iter().filter(|&q| q != DfaStateId::DEAD).collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -366,7 +366,7 @@ fn step_trackers(looks: &[Look<'_>], trackers: &[Tracker], b: u8) -> Vec<Tracker
             if l.ahead {
                 return Tracker::default();
             }
-            let step = |set: &[u32]| live_set(set.iter().map(|&q| next(l.dfa, q, b)).chain([l.dfa.start]));
+            let step = |set: &[DfaStateId]| live_set(set.iter().map(|&q| l.dfa.next(q, b)).chain([l.dfa.start]));
             Tracker { exact: step(&t.exact), any: step(&t.any) }
         })
         .collect()

@@ -10,40 +10,57 @@
 //! O(n k log n)). Blocks are kept in one permuted array with marks, as in the usual
 //! implementations of partition refinement.
 //!
-//! **Invariants of [`minimize`]'s result:** state 0 is the dead state (every non-live block maps
-//! to it; it exists even when unreachable); the other states are numbered in BFS order from the
+//! **Invariants of [`minimize`]'s result:** [`DfaState::DEAD`] (state 0) is the dead state (every
+//! non-live block maps to it; it exists even when unreachable); the other states are numbered in BFS order from the
 //! start over bytes `0..=255`; byte classes are the coarsest partition of bytes with identical
 //! columns, numbered by their smallest byte. So two equivalent inputs give identical tables.
 
 use std::collections::HashMap;
 
-use super::TerminalDfa;
+use syncodec_artifacts::ids::IdVec;
 
-/// A complete DFA over byte classes, with one label per state (0 = not accepting).
+use super::{Dfa, DfaState};
+
+/// A complete DFA over byte classes with states of kind `S`, one label per state (0 = not
+/// accepting). Not minimized: its builders (`dfa.rs`, `lookaround.rs`, `lexer.rs`) keep the dead
+/// state at [`DfaState::DEAD`], but [`minimize`] does not rely on it.
 #[derive(Debug, Clone)]
-pub(crate) struct Automaton {
-    pub start: u32,
+pub(crate) struct Automaton<S> {
+    pub start: S,
     pub n_classes: usize,
     pub classes: [u8; 256],
     /// `trans[s * n_classes + c]`.
-    pub trans: Vec<u32>,
+    pub trans: Vec<S>,
     pub labels: Vec<u32>,
 }
 
-impl Automaton {
+impl<S: DfaState> Automaton<S> {
     pub fn n_states(&self) -> usize {
         self.labels.len()
+    }
+
+    /// The state reached from `state` on `byte`.
+    #[inline]
+    pub fn next(&self, state: S, byte: u8) -> S {
+        self.trans[state.as_usize() * self.n_classes + self.classes[byte as usize] as usize]
+    }
+
+    /// Whether `state` is labelled (accepting).
+    #[inline]
+    pub fn accepting(&self, state: S) -> bool {
+        self.labels[state.as_usize()] != 0
     }
 }
 
 /// The minimal DFA equivalent to `a` (preserving labels), and the label of each new state.
-pub(crate) fn minimize(a: &Automaton) -> (TerminalDfa, Vec<u32>) {
+pub(crate) fn minimize<S: DfaState>(a: &Automaton<S>) -> (Dfa<S>, Vec<u32>) {
     let blocks = hopcroft(a);
     quotient(a, &blocks)
 }
 
-/// Block id per state of the coarsest label-respecting congruence.
-pub(crate) fn hopcroft(a: &Automaton) -> Vec<u32> {
+/// Block id per state of the coarsest label-respecting congruence. Blocks, and the state lists of
+/// the refinement, are raw positions (`u32`), not states.
+pub(crate) fn hopcroft<S: DfaState>(a: &Automaton<S>) -> Vec<u32> {
     let n = a.n_states();
     let k = a.n_classes;
     // Inverse transitions in CSR form: `inv[inv_start[t * k + c]..inv_start[t * k + c + 1]]`
@@ -51,7 +68,7 @@ pub(crate) fn hopcroft(a: &Automaton) -> Vec<u32> {
     let mut inv_start = vec![0u32; n * k + 1];
     for s in 0..n {
         for c in 0..k {
-            inv_start[a.trans[s * k + c] as usize * k + c + 1] += 1;
+            inv_start[a.trans[s * k + c].as_usize() * k + c + 1] += 1;
         }
     }
     for i in 1..inv_start.len() {
@@ -61,7 +78,7 @@ pub(crate) fn hopcroft(a: &Automaton) -> Vec<u32> {
     let mut inv = vec![0u32; n * k];
     for s in 0..n {
         for c in 0..k {
-            let slot = &mut fill[a.trans[s * k + c] as usize * k + c];
+            let slot = &mut fill[a.trans[s * k + c].as_usize() * k + c];
             inv[*slot as usize] = s as u32;
             *slot += 1;
         }
@@ -150,9 +167,9 @@ pub(crate) fn hopcroft(a: &Automaton) -> Vec<u32> {
     block
 }
 
-/// Builds the quotient of `a` by `blocks`, maps non-live blocks to the dead state 0, renumbers
-/// in BFS order and recomputes byte classes.
-pub(crate) fn quotient(a: &Automaton, blocks: &[u32]) -> (TerminalDfa, Vec<u32>) {
+/// Builds the quotient of `a` by `blocks`, maps non-live blocks to the dead state
+/// [`DfaState::DEAD`], renumbers in BFS order and recomputes byte classes.
+pub(crate) fn quotient<S: DfaState>(a: &Automaton<S>, blocks: &[u32]) -> (Dfa<S>, Vec<u32>) {
     let k = a.n_classes;
     let n_blocks = blocks.iter().map(|&b| b as usize + 1).max().unwrap_or(0);
     // One representative per block; its row and label stand for the block.
@@ -162,7 +179,7 @@ pub(crate) fn quotient(a: &Automaton, blocks: &[u32]) -> (TerminalDfa, Vec<u32>)
             rep[b as usize] = s as u32;
         }
     }
-    let btrans = |b: usize, c: usize| blocks[a.trans[rep[b] as usize * k + c] as usize] as usize;
+    let btrans = |b: usize, c: usize| blocks[a.trans[rep[b] as usize * k + c].as_usize()] as usize;
     let blabel = |b: usize| a.labels[rep[b] as usize];
 
     // Live blocks: reverse reachability from accepting (non-zero label) blocks.
@@ -187,7 +204,7 @@ pub(crate) fn quotient(a: &Automaton, blocks: &[u32]) -> (TerminalDfa, Vec<u32>)
     }
 
     // BFS numbering over bytes in order; non-live blocks are the dead state 0.
-    let start_block = blocks[a.start as usize] as usize;
+    let start_block = blocks[a.start.as_usize()] as usize;
     let mut id = vec![0u32; n_blocks];
     let mut order: Vec<usize> = Vec::new(); // block of new state i + 1
     let mut byte_order: Vec<usize> = Vec::new(); // classes in order of their smallest byte
@@ -254,13 +271,13 @@ pub(crate) fn quotient(a: &Automaton, blocks: &[u32]) -> (TerminalDfa, Vec<u32>)
     let accepting: Vec<bool> = labels.iter().map(|&l| l != 0).collect();
     let mut live = vec![true; n];
     live[0] = false;
-    let dfa = TerminalDfa {
-        start: if n > 1 { 1 } else { 0 },
+    let dfa = Dfa {
+        start: if n > 1 { S::from_raw(1) } else { S::DEAD },
         n_classes: n_classes as u32,
         classes,
-        trans: new_trans,
-        accepting,
-        live,
+        trans: new_trans.into_iter().map(S::from_raw).collect(),
+        accepting: IdVec::from_vec(accepting),
+        live: IdVec::from_vec(live),
     };
     (dfa, labels)
 }
@@ -269,9 +286,10 @@ pub(crate) fn quotient(a: &Automaton, blocks: &[u32]) -> (TerminalDfa, Vec<u32>)
 pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
+    use syncodec_artifacts::ids::DfaStateId;
 
     /// Moore's algorithm (iterated signature refinement): the slow, obviously-correct reference.
-    pub fn moore(a: &Automaton) -> Vec<u32> {
+    pub fn moore(a: &Automaton<DfaStateId>) -> Vec<u32> {
         let k = a.n_classes;
         let mut block: Vec<u32> = a.labels.clone();
         loop {
@@ -279,7 +297,7 @@ pub(crate) mod tests {
             let next: Vec<u32> = (0..a.n_states())
                 .map(|s| {
                     let mut sig = vec![block[s]];
-                    sig.extend((0..k).map(|c| block[a.trans[s * k + c] as usize]));
+                    sig.extend((0..k).map(|c| block[a.trans[s * k + c].as_usize()]));
                     let len = ids.len() as u32;
                     *ids.entry(sig).or_insert(len)
                 })
@@ -300,8 +318,9 @@ pub(crate) mod tests {
         classes
     }
 
-    fn auto(k: usize, start: u32, trans: Vec<u32>, labels: Vec<u32>) -> Automaton {
-        Automaton { start, n_classes: k, classes: identity_classes(k), trans, labels }
+    fn auto(k: usize, start: u32, trans: Vec<u32>, labels: Vec<u32>) -> Automaton<DfaStateId> {
+        let trans = trans.into_iter().map(DfaStateId::from_raw).collect();
+        Automaton { start: DfaStateId::from_raw(start), n_classes: k, classes: identity_classes(k), trans, labels }
     }
 
     #[test]
@@ -313,9 +332,9 @@ pub(crate) mod tests {
         let (dfa, labels) = minimize(&a);
         assert_eq!(dfa.n_states(), 5);
         assert_eq!(labels.iter().filter(|&&l| l == 1).count(), 1);
-        assert!(!dfa.live[0] && !dfa.accepting[0]);
-        assert!(dfa.trans[..dfa.n_classes as usize].iter().all(|&t| t == 0));
-        assert_eq!(dfa.start, 1);
+        assert!(!dfa.live[DfaStateId::DEAD] && !dfa.accepting[DfaStateId::DEAD]);
+        assert!(dfa.trans[..dfa.n_classes as usize].iter().all(|&t| t == DfaStateId::DEAD));
+        assert_eq!(dfa.start, DfaStateId::from_raw(1));
         // bytes are classes by `b % 2`: even bytes act as `a`.
         assert!(dfa.matches(&[7, 0, 1, 1]));
         assert!(!dfa.matches(&[0, 1]));
@@ -328,13 +347,13 @@ pub(crate) mod tests {
         let a = auto(2, 0, trans, vec![0, 1, 0, 1]);
         let (dfa, _) = minimize(&a);
         assert_eq!(dfa.n_states(), 3);
-        assert_eq!(dfa.live, vec![false, true, true]);
-        assert_eq!(dfa.accepting, vec![false, false, true]);
+        assert_eq!(dfa.live.as_slice(), &[false, true, true]);
+        assert_eq!(dfa.accepting.as_slice(), &[false, false, true]);
         assert_eq!(dfa.n_classes, 2);
         // An automaton with an empty language is just the dead state.
         let a = auto(1, 0, vec![0], vec![0]);
         let (dfa, _) = minimize(&a);
-        assert_eq!((dfa.n_states(), dfa.start, dfa.n_classes), (1, 0, 1));
+        assert_eq!((dfa.n_states(), dfa.start, dfa.n_classes), (1, DfaStateId::DEAD, 1));
     }
 
     #[test]
@@ -349,7 +368,7 @@ pub(crate) mod tests {
         assert_eq!(dfa.classes[4], 0);
     }
 
-    fn arb_automaton() -> impl Strategy<Value = Automaton> {
+    fn arb_automaton() -> impl Strategy<Value = Automaton<DfaStateId>> {
         (1usize..12, 1usize..4).prop_flat_map(|(n, k)| {
             (proptest::collection::vec(0..n as u32, n * k), proptest::collection::vec(0u32..3, n), 0..n as u32)
                 .prop_map(move |(trans, labels, start)| auto(k, start, trans, labels))
@@ -357,7 +376,7 @@ pub(crate) mod tests {
     }
 
     /// Count of reachable, live classes of Moore's partition (+1 for the dead state).
-    fn moore_size(a: &Automaton) -> usize {
+    fn moore_size(a: &Automaton<DfaStateId>) -> usize {
         let (dfa, _) = quotient(a, &moore(a));
         dfa.n_states()
     }
@@ -374,9 +393,9 @@ pub(crate) mod tests {
                 let mut next = Vec::new();
                 for &(s, t) in &frontier {
                     // Non-live states of `a` (label 0) map to the dead state (label 0).
-                    prop_assert_eq!(labels[t as usize], a.labels[s as usize]);
+                    prop_assert_eq!(labels[t.as_usize()], a.labels[s.as_usize()]);
                     for c in 0..k {
-                        next.push((a.trans[s as usize * k + c], dfa.next(t, c as u8)));
+                        next.push((a.trans[s.as_usize() * k + c], dfa.next(t, c as u8)));
                     }
                 }
                 frontier = next;

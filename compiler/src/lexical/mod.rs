@@ -7,11 +7,14 @@
 //! deterministic BFS numbering (`minimize.rs`) → [`TerminalDfa`]. The lexer (`lexer.rs`) is the product of the
 //! terminal DFAs, labelled with the winning terminal per state and minimized the same way.
 //!
-//! **Invariants** (of every [`TerminalDfa`] this stage returns, the lexer's included): state 0 is
-//! the dead state (not accepting, not live, every transition to itself); every other state is
+//! **Invariants** (of every [`Dfa`] this stage returns, the lexer's included): states are typed
+//! ([`DfaStateId`] for a terminal, [`LexStateId`] for the lexer) and [`DfaState::DEAD`] (state 0)
+//! is the dead state (not accepting, not live, every transition to itself); every other state is
 //! live and reachable from `start`; `accepting[s]` iff the bytes read from `start` to `s` are in
 //! the language (no delayed match reporting); the DFA is minimal for its labelling and its
 //! numbering is BFS order from `start` over bytes `0..=255`, so equal grammars give equal tables.
+//! A terminal's `start` is never accepting (a terminal matching the empty string is rejected)
+//! and never dead (nor is one matching no string).
 //!
 //! **Lexer tie-break** (the lexeme that ends at the lexer's current position is assigned to one
 //! terminal): among the terminals whose language contains the exact bytes read, the winner is the
@@ -44,39 +47,74 @@ use crate::diagnostics::{Diagnostic, Span};
 use crate::lower::Bnf;
 #[cfg(doc)]
 use crate::lower::{Pattern, TerminalKind};
-use syncodec_artifacts::ids::{IdVec, TerminalId};
+use syncodec_artifacts::ids::{DfaStateId, Id, IdVec, LexStateId, TerminalId};
 
-/// A minimized byte-level DFA for one terminal, over byte equivalence classes.
+/// The state ids of this stage's automata: [`DfaStateId`] inside one terminal's DFA (or one
+/// look-around group's), [`LexStateId`] inside the combined lexer. Both keep the dead state at 0
+/// ([`DfaState::DEAD`]); raw `u32`s appear only in the artifact tables (`emit.rs`).
+pub trait DfaState: Id + Ord + std::hash::Hash {
+    /// State 0: not accepting, not live, every transition leads back to it.
+    const DEAD: Self;
+    /// The state with raw number `raw` (a position in the automaton's tables).
+    fn from_raw(raw: u32) -> Self;
+    /// The raw number, as the artifact's tables store it.
+    fn raw(self) -> u32;
+    /// The raw number as a table index.
+    fn as_usize(self) -> usize {
+        self.raw() as usize
+    }
+}
+
+macro_rules! dfa_state {
+    ($($id:ident),*) => {$(
+        impl DfaState for $id {
+            const DEAD: Self = $id::DEAD;
+            fn from_raw(raw: u32) -> Self {
+                $id::from_raw(raw)
+            }
+            fn raw(self) -> u32 {
+                $id::raw(self)
+            }
+        }
+    )*};
+}
+dfa_state!(DfaStateId, LexStateId);
+
+/// A minimized byte-level DFA over byte equivalence classes, with states of kind `S`.
 ///
-/// State 0 is the dead state (not accepting, not live, all transitions to itself).
-/// Accepting/live are defined on the plain automaton: `accepting[s]` iff the bytes read from
-/// `start` to `s` are in the language; `live[s]` iff some continuation reaches an accepting state.
+/// State [`DfaState::DEAD`] (0) is the dead state (not accepting, not live, all transitions to
+/// itself). Accepting/live are defined on the plain automaton: `accepting[s]` iff the bytes read
+/// from `start` to `s` are in the language; `live[s]` iff some continuation reaches an accepting
+/// state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TerminalDfa {
-    pub start: u32,
+pub struct Dfa<S: DfaState> {
+    pub start: S,
     pub n_classes: u32,
     pub classes: [u8; 256],
     /// Row-major: `trans[s * n_classes + classes[b]]`.
-    pub trans: Vec<u32>,
-    pub accepting: Vec<bool>,
-    pub live: Vec<bool>,
+    pub trans: Vec<S>,
+    pub accepting: IdVec<S, bool>,
+    pub live: IdVec<S, bool>,
 }
 
-impl TerminalDfa {
+/// One terminal's DFA.
+pub type TerminalDfa = Dfa<DfaStateId>;
+
+impl<S: DfaState> Dfa<S> {
     pub fn n_states(&self) -> usize {
         self.accepting.len()
     }
 
     #[inline]
-    pub fn next(&self, state: u32, byte: u8) -> u32 {
-        self.trans[state as usize * self.n_classes as usize + self.classes[byte as usize] as usize]
+    pub fn next(&self, state: S, byte: u8) -> S {
+        self.trans[state.as_usize() * self.n_classes as usize + self.classes[byte as usize] as usize]
     }
 
-    /// The state reached from `state` after reading all of `bytes` (0 once it dies).
-    pub fn walk(&self, state: u32, bytes: &[u8]) -> u32 {
+    /// The state reached from `state` after reading all of `bytes` (dead once it dies).
+    pub fn walk(&self, state: S, bytes: &[u8]) -> S {
         let mut s = state;
         for &b in bytes {
-            if s == 0 {
+            if s == S::DEAD {
                 break;
             }
             s = self.next(s, b);
@@ -93,68 +131,68 @@ impl TerminalDfa {
         let k = self.n_classes as usize;
         let mut memo: Vec<Option<usize>> = vec![None; n]; // longest accepted suffix length
         let mut on_stack = vec![false; n];
-        let mut stack: Vec<(u32, usize)> = Vec::new(); // (state, next class to visit)
-        if !self.live.get(self.start as usize).copied().unwrap_or(false) {
+        let mut stack: Vec<(S, usize)> = Vec::new(); // (state, next class to visit)
+        if !self.live.get(self.start).copied().unwrap_or(false) {
             return None;
         }
         stack.push((self.start, 0));
-        on_stack[self.start as usize] = true;
+        on_stack[self.start.as_usize()] = true;
         while let Some(&mut (s, ref mut c)) = stack.last_mut() {
             if *c < k {
-                let t = self.trans[s as usize * k + *c];
+                let t = self.trans[s.as_usize() * k + *c];
                 *c += 1;
-                if t == 0 || !self.live[t as usize] {
+                if !self.live[t] {
                     continue;
                 }
-                if on_stack[t as usize] {
+                if on_stack[t.as_usize()] {
                     return None;
                 }
-                if memo[t as usize].is_none() {
-                    on_stack[t as usize] = true;
+                if memo[t.as_usize()].is_none() {
+                    on_stack[t.as_usize()] = true;
                     stack.push((t, 0));
                 }
                 continue;
             }
             stack.pop();
-            on_stack[s as usize] = false;
+            on_stack[s.as_usize()] = false;
             let best = (0..k)
-                .map(|c| self.trans[s as usize * k + c])
-                .filter(|&t| t != 0 && self.live[t as usize])
-                .filter_map(|t| memo[t as usize].map(|m| m + 1))
+                .map(|c| self.trans[s.as_usize() * k + c])
+                .filter(|&t| self.live[t])
+                .filter_map(|t| memo[t.as_usize()].map(|m| m + 1))
                 .max();
-            let own = if self.accepting[s as usize] { Some(0) } else { None };
-            memo[s as usize] = best.max(own);
+            let own = if self.accepting[s] { Some(0) } else { None };
+            memo[s.as_usize()] = best.max(own);
         }
-        memo[self.start as usize]
+        memo[self.start.as_usize()]
     }
 
     /// Whether the whole of `bytes` is in the terminal's language.
     pub fn matches(&self, bytes: &[u8]) -> bool {
-        self.accepting[self.walk(self.start, bytes) as usize]
+        self.accepting[self.walk(self.start, bytes)]
     }
 
     /// Whether `bytes` is a prefix of some string in the language.
     pub fn is_live_prefix(&self, bytes: &[u8]) -> bool {
-        self.live[self.walk(self.start, bytes) as usize]
+        self.live[self.walk(self.start, bytes)]
     }
 
     /// A shortest string leading from `state` to an accepting state (breadth-first over the
     /// byte classes, smallest byte of each class first), or `None` when `state` is not live.
-    pub fn shortest_extension(&self, state: u32) -> Option<Vec<u8>> {
+    pub fn shortest_extension(&self, state: S) -> Option<Vec<u8>> {
         let n_classes = self.n_classes as usize;
         let mut representative = vec![0u8; n_classes];
         for b in (0..=255u8).rev() {
             representative[self.classes[b as usize] as usize] = b;
         }
-        let mut prev: Vec<Option<(u32, u8)>> = vec![None; self.n_states()];
+        let mut prev: Vec<Option<(S, u8)>> = vec![None; self.n_states()];
         let mut seen = vec![false; self.n_states()];
-        *seen.get_mut(state as usize)? = true;
+        *seen.get_mut(state.as_usize())? = true;
         let mut queue = std::collections::VecDeque::from([state]);
         while let Some(q) = queue.pop_front() {
-            if self.accepting[q as usize] {
+            if self.accepting[q] {
                 let mut path = Vec::new();
                 let mut q = q;
-                while let Some((p, b)) = prev[q as usize] {
+                while let Some((p, b)) = prev[q.as_usize()] {
                     path.push(b);
                     q = p;
                 }
@@ -163,9 +201,9 @@ impl TerminalDfa {
             }
             for &b in &representative {
                 let t = self.next(q, b);
-                if !seen[t as usize] {
-                    seen[t as usize] = true;
-                    prev[t as usize] = Some((q, b));
+                if !seen[t.as_usize()] {
+                    seen[t.as_usize()] = true;
+                    prev[t.as_usize()] = Some((q, b));
                     queue.push_back(t);
                 }
             }
@@ -177,10 +215,10 @@ impl TerminalDfa {
 /// The combined lexer: one DFA over all terminals with a pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LexerDfa {
-    pub dfa: TerminalDfa,
+    pub dfa: Dfa<LexStateId>,
     /// Per state: the winning terminal when a lexeme ends here (priority, then literal before
     /// pattern, then declaration order), or `None`.
-    pub accept: Vec<Option<TerminalId>>,
+    pub accept: IdVec<LexStateId, Option<TerminalId>>,
 }
 
 /// Output of the lexical stage.
@@ -263,13 +301,13 @@ fn build_terminal(
     let mut looks = Vec::new();
     let hir = hir::pattern_to_hir(pattern, &ctx, &mut looks)?;
     let dfa = dfa::terminal_dfa(&hir, &looks, &ctx, limit)?;
-    if dfa.accepting[dfa.start as usize] {
+    if dfa.accepting[dfa.start] {
         return Err(LexicalError::new(ErrorKind::EmptyMatch, name, Some(span)).with_help(
             "a terminal must consume at least one byte: change a `*` to `+`, or drop the `?`, \
              and make the terminal optional in the rules that use it instead",
         ));
     }
-    if dfa.start == 0 {
+    if dfa.start == DfaStateId::DEAD {
         return Err(LexicalError::new(ErrorKind::EmptyLanguage, name, Some(span)));
     }
     Ok(dfa)

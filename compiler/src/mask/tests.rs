@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
-use syncodec_artifacts::ids::{RuleId, TerminalId, TokenId};
+use syncodec_artifacts::bits::IdSet;
+use syncodec_artifacts::ids::{DfaStateId, RuleId, TerminalId, TokenId};
 use syncodec_artifacts::schema::{MaskStore, MASK_DENSE, MASK_SPARSE, NONE, SPLIT_AFTER_IGNORE};
 
 use super::*;
@@ -48,12 +49,14 @@ fn terminal(compiled: &Compiled, name: &str) -> usize {
 
 /// The states after each prefix `bytes[..j]` (`j = 0..=len`) from `state`; `None` from the first
 /// prefix whose state is dead (not live) on.
-fn trace(dfa: &TerminalDfa, state: u32, bytes: &[u8]) -> Vec<Option<u32>> {
+fn trace(dfa: &TerminalDfa, state: DfaStateId, bytes: &[u8]) -> Vec<Option<DfaStateId>> {
     let mut out = Vec::with_capacity(bytes.len() + 1);
-    let mut s = (state != 0 && dfa.live[state as usize]).then_some(state);
+    let mut s = (state != DfaStateId::DEAD && dfa.live[state]).then_some(state);
     out.push(s);
     for &b in bytes {
-        s = s.map(|s| dfa.trans[s as usize * dfa.n_classes as usize + dfa.classes[b as usize] as usize]).filter(|&s| s != 0 && dfa.live[s as usize]);
+        s = s
+            .map(|s| dfa.trans[s.as_usize() * dfa.n_classes as usize + dfa.classes[b as usize] as usize])
+            .filter(|&s| s != DfaStateId::DEAD && dfa.live[s]);
         out.push(s);
     }
     out
@@ -62,11 +65,11 @@ fn trace(dfa: &TerminalDfa, state: u32, bytes: &[u8]) -> Vec<Option<u32>> {
 /// `rest` from `f`'s start stays live to its end, or passes an accepting state of `f`.
 fn partial_match(f: &TerminalDfa, rest: &[u8]) -> bool {
     let states = trace(f, f.start, rest);
-    states[rest.len()].is_some() || states.iter().flatten().any(|&s| f.accepting[s as usize])
+    states[rest.len()].is_some() || states.iter().flatten().any(|&s| f.accepting[s])
 }
 
 /// `live(q)` and `split(q, f)` for each `f` in `followers`, straight from the definition.
-fn brute_state(dfa: &TerminalDfa, q: u32, followers: &[(usize, &TerminalDfa)], vocab: &Vocabulary) -> (BTreeSet<u32>, Vec<BTreeSet<u32>>) {
+fn brute_state(dfa: &TerminalDfa, q: DfaStateId, followers: &[(usize, &TerminalDfa)], vocab: &Vocabulary) -> (BTreeSet<u32>, Vec<BTreeSet<u32>>) {
     let mut live = BTreeSet::new();
     let mut split = vec![BTreeSet::new(); followers.len()];
     for (t, b) in vocab.bytes.iter().enumerate() {
@@ -79,7 +82,7 @@ fn brute_state(dfa: &TerminalDfa, q: u32, followers: &[(usize, &TerminalDfa)], v
         }
         // Maximal munch: only the last accepting offset can end the lexeme, none when the
         // token ends accepting.
-        let accepting: Vec<usize> = (0..=b.len()).filter(|&i| states[i].is_some_and(|s| dfa.accepting[s as usize])).collect();
+        let accepting: Vec<usize> = (0..=b.len()).filter(|&i| states[i].is_some_and(|s| dfa.accepting[s])).collect();
         if let Some(&i) = accepting.last().filter(|&&i| i < b.len()) {
             for (slot, (_, f)) in split.iter_mut().zip(followers) {
                 if partial_match(f, &b[i..]) {
@@ -116,19 +119,19 @@ fn check_sample(compiled: &Compiled, vocab: &Vocabulary, built: &MaskBuild, ever
             prop_assert_eq!(store.state_base[t], NONE);
             continue;
         };
-        for q in 0..dfa.n_states() as u32 {
-            let g = (store.state_base[t] + q) as usize;
+        for q in dfa.live.ids() {
+            let g = store.state_base[t] as usize + q.as_usize();
             let stored_live = if store.live[g] == NONE { BTreeSet::new() } else { decode(store, store.live[g]) };
             let entries: Vec<(u32, u32)> = (store.split_start[g]..store.split_start[g + 1]).map(|e| (store.split_follower[e as usize], store.split_mask[e as usize])).collect();
             n_split += entries.len();
-            if q == 0 || !dfa.live[q as usize] {
+            if q == DfaStateId::DEAD || !dfa.live[q] {
                 prop_assert!(stored_live.is_empty() && entries.is_empty());
                 continue;
             }
             if !g.is_multiple_of(every) {
                 continue;
             }
-            let fs: Vec<(usize, &TerminalDfa)> = followers[t].iter().map(|f| (f, compiled.lexical.terminals.as_slice()[f].as_ref().expect("followers have DFAs"))).collect();
+            let fs: Vec<(usize, &TerminalDfa)> = followers[t].iter().map(|f| (f.as_usize(), compiled.lexical.terminals[f].as_ref().expect("followers have DFAs"))).collect();
             let (live, split) = brute_state(dfa, q, &fs, vocab);
             prop_assert_eq!(&stored_live, &live, "live, terminal {} state {}", t, q);
             prop_assert!(entries.windows(2).all(|w| w[0].0 & !SPLIT_AFTER_IGNORE < w[1].0 & !SPLIT_AFTER_IGNORE), "followers not increasing");
@@ -166,7 +169,7 @@ fn check_sample(compiled: &Compiled, vocab: &Vocabulary, built: &MaskBuild, ever
                     continue;
                 }
                 let states = trace(gdfa, gdfa.start, b);
-                let accepting: Vec<usize> = (1..=b.len()).filter(|&i| states[i].is_some_and(|s| gdfa.accepting[s as usize])).collect();
+                let accepting: Vec<usize> = (1..=b.len()).filter(|&i| states[i].is_some_and(|s| gdfa.accepting[s])).collect();
                 if accepting.last().is_some_and(|&i| i < b.len() && partial_match(fdfa, &b[i..])) {
                     expected.insert(t as u32);
                 }
@@ -179,8 +182,8 @@ fn check_sample(compiled: &Compiled, vocab: &Vocabulary, built: &MaskBuild, ever
 
 /// The bytes that can start `%ignore` terminal `f`, when split entries of state `q` for `f` are
 /// refined: `f` is ignored, `q` accepts, and no such byte continues `q`.
-fn refined(compiled: &Compiled, dfa: &TerminalDfa, q: u32, f: usize, fdfa: &TerminalDfa) -> Option<[bool; 256]> {
-    if !compiled.bnf.ignore.iter().any(|g| g.as_usize() == f) || !dfa.accepting[q as usize] {
+fn refined(compiled: &Compiled, dfa: &TerminalDfa, q: DfaStateId, f: usize, fdfa: &TerminalDfa) -> Option<[bool; 256]> {
+    if !compiled.bnf.ignore.iter().any(|g| g.as_usize() == f) || !dfa.accepting[q] {
         return None;
     }
     let mut starts = [false; 256];
@@ -239,7 +242,7 @@ fn json_masks_on_a_small_vocabulary() {
     let dfa = compiled.lexical.terminals.as_slice()[string].as_ref().unwrap();
     // Inside a string (after `"`): `a`-like text stays live, a closing quote splits.
     let inside = dfa.next(dfa.start, b'"');
-    let g = (store.state_base[string] + inside) as usize;
+    let g = store.state_base[string] as usize + inside.as_usize();
     assert_eq!(decode(store, store.live[g]), BTreeSet::from([0, 2, 4, 5, 6, 7, 8, 9]));
     let comma = terminal(&compiled, "\",\"") as u32;
     let colon = terminal(&compiled, "\":\"") as u32;
@@ -261,12 +264,12 @@ fn json_masks_on_a_small_vocabulary() {
 fn followers_cover_ignored_layout_and_declared_terminals() {
     let compiled = compile("start: \"a\" SEMI \"b\" | \"c\"\n%declare SEMI\nWS: / +/\n%ignore WS\n");
     let followers = follow::followers(&compiled);
-    let names = |set: &termset::TermSet| -> Vec<String> { set.iter().map(|f| compiled.bnf.terminals.as_slice()[f].display.clone()).collect() };
+    let names = |set: &IdSet<TerminalId>| -> Vec<String> { set.iter().map(|f| compiled.bnf.terminals[f].display.clone()).collect() };
     let a = terminal(&compiled, "\"a\"");
     assert_eq!(names(&followers[a]), vec!["\"b\"".to_string(), "WS".to_string()]);
     let ws = terminal(&compiled, "WS");
     assert_eq!(followers[ws].iter().count(), 4, "{:?}", names(&followers[ws]));
-    assert!(followers[terminal(&compiled, "SEMI")].iter().all(|f| compiled.lexical.terminals.as_slice()[f].is_some()));
+    assert!(followers[terminal(&compiled, "SEMI")].iter().all(|f| compiled.lexical.terminals[f].is_some()));
 
     let python_like = "start: stmt+\nstmt: NAME _NEWLINE | \"if\" NAME \":\" _NEWLINE _INDENT stmt+ _DEDENT\nNAME: /[a-z]+/\n_NEWLINE: /\\n[ ]*/\n%ignore / +/\n%declare _INDENT _DEDENT\n";
     let compiled = compile(python_like);
@@ -274,9 +277,10 @@ fn followers_cover_ignored_layout_and_declared_terminals() {
     let newline = terminal(&compiled, "_NEWLINE");
     let colon = terminal(&compiled, "\":\"");
     let name = terminal(&compiled, "NAME");
-    assert!(followers[name].contains(newline) && followers[name].contains(colon));
+    let id = TerminalId::must;
+    assert!(followers[name].contains(id(newline)) && followers[name].contains(id(colon)));
     // The newline may come anywhere (inside brackets), and anything may follow it.
-    assert!(followers[terminal(&compiled, "\"if\"")].contains(newline));
+    assert!(followers[terminal(&compiled, "\"if\"")].contains(id(newline)));
     assert_eq!(followers[newline].iter().count(), compiled.lexical.terminals.values().filter(|d| d.is_some()).count());
 }
 
@@ -374,7 +378,7 @@ proptest! {
             let sentence = random_sentence(compiled, &min, &mut rng);
             prop_assert!(crate::lr::recognizes(&compiled.lr, &compiled.bnf, &sentence));
             for pair in sentence.windows(2) {
-                prop_assert!(followers[pair[0].as_usize()].contains(pair[1].as_usize()), "{:?} then {:?} in {}", pair[0], pair[1], text);
+                prop_assert!(followers[pair[0].as_usize()].contains(pair[1]), "{:?} then {:?} in {}", pair[0], pair[1], text);
             }
         }
     }

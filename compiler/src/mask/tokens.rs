@@ -7,12 +7,15 @@
 //! `index..end`) and the strings below a node are the contiguous range `tok_lo..tok_hi`. At most
 //! one string ends at a node (they are distinct).
 
+use std::ops::Range;
+
 use rayon::prelude::*;
+use syncodec_artifacts::bits::{self, IdSet};
+use syncodec_artifacts::ids::{DfaStateId, TerminalId};
 
 use crate::lexical::TerminalDfa;
 use crate::vocab::Vocabulary;
 
-use super::termset::{self, TermSet};
 use super::MaskError;
 
 /// Sentinel for "no string ends here".
@@ -91,7 +94,22 @@ impl Tokens {
     }
 
     pub(crate) fn ids_of(&self, k: usize) -> &[u32] {
-        &self.ids[self.ids_start[k] as usize..self.ids_start[k + 1] as usize]
+        self.ids_in(k..k + 1)
+    }
+
+    /// The token ids of the strings `strings` (contiguous: ids are grouped by string).
+    pub(crate) fn ids_in(&self, strings: Range<usize>) -> &[u32] {
+        &self.ids[self.ids_start[strings.start] as usize..self.ids_start[strings.end] as usize]
+    }
+
+    /// The root's children in byte order: each first byte with the range of strings below it.
+    pub(crate) fn first_bytes(&self) -> impl Iterator<Item = (u8, Range<usize>)> + '_ {
+        let mut n = 1;
+        std::iter::from_fn(move || {
+            let node = self.nodes.get(n)?;
+            n = node.end as usize;
+            Some((node.byte, node.tok_lo as usize..node.tok_hi as usize))
+        })
     }
 
     /// Preorder trie from the sorted strings: each string adds the nodes below its longest
@@ -140,19 +158,18 @@ impl Suffixes {
     /// `dfas[t]` is terminal `t`'s DFA (`None` for declared terminals, never members).
     pub(crate) fn new(tokens: &Tokens, dfas: &[Option<&TerminalDfa>]) -> Suffixes {
         let n_terminals = dfas.len();
-        let n_words = termset::n_words(n_terminals);
+        let n_words = bits::set_words(n_terminals);
         // Terminals by the first byte that keeps them live; a terminal whose start accepts (never
         // produced by the lexical stage) would contain every suffix.
-        let mut first: Vec<TermSet> = vec![TermSet::empty(n_terminals); 256];
-        let mut always = TermSet::empty(n_terminals);
+        let mut first: Vec<IdSet<TerminalId>> = vec![IdSet::empty(n_terminals); 256];
+        let mut always = IdSet::empty(n_terminals);
         for (t, dfa) in dfas.iter().enumerate() {
-            let Some(dfa) = dfa else { continue };
-            if dfa.accepting[dfa.start as usize] {
+            let (Some(dfa), Ok(t)) = (dfa, TerminalId::new(t)) else { continue };
+            if dfa.accepting[dfa.start] {
                 always.insert(t);
             }
             for b in 0..=255u8 {
-                let s = dfa.next(dfa.start, b);
-                if s != 0 && dfa.live[s as usize] {
+                if dfa.live[dfa.next(dfa.start, b)] {
                     first[b as usize].insert(t);
                 }
             }
@@ -163,21 +180,21 @@ impl Suffixes {
             .map(|c| {
                 let lo = c * chunk;
                 let hi = (lo + chunk).min(tokens.n_strings());
-                let mut out = vec![0u64; (tokens.offsets[hi] - tokens.offsets[lo]) * n_words];
-                let mut at = 0;
+                let mut out = Vec::with_capacity((tokens.offsets[hi] - tokens.offsets[lo]) * n_words);
+                let mut set = IdSet::empty(n_terminals);
                 for k in lo..hi {
                     let s = tokens.string(k);
                     for i in 0..s.len() {
-                        let set = &mut out[at * n_words..(at + 1) * n_words];
-                        set.copy_from_slice(always.words());
-                        for t in termset::bits(first[s[i] as usize].words()) {
-                            if let Some(dfa) = dfas[t] {
+                        set.clear();
+                        set.union_with(&always);
+                        for t in first[s[i] as usize].iter() {
+                            if let Some(dfa) = dfas[t.as_usize()] {
                                 if stays_live_or_accepts(dfa, dfa.start, &s[i..]) {
-                                    set[t / 64] |= 1u64 << (t % 64);
+                                    set.insert(t);
                                 }
                             }
                         }
-                        at += 1;
+                        out.extend_from_slice(set.words());
                     }
                 }
                 out
@@ -194,20 +211,20 @@ impl Suffixes {
 
 /// Whether `bytes` walked from `state` passes an accepting state (the start included) or ends
 /// in a live state without ever going dead.
-pub(crate) fn stays_live_or_accepts(dfa: &TerminalDfa, state: u32, bytes: &[u8]) -> bool {
+pub(crate) fn stays_live_or_accepts(dfa: &TerminalDfa, state: DfaStateId, bytes: &[u8]) -> bool {
     let mut s = state;
-    if s == 0 || !dfa.live[s as usize] {
+    if !dfa.live[s] {
         return false;
     }
-    if dfa.accepting[s as usize] {
+    if dfa.accepting[s] {
         return true;
     }
     for &b in bytes {
         s = dfa.next(s, b);
-        if s == 0 || !dfa.live[s as usize] {
+        if !dfa.live[s] {
             return false;
         }
-        if dfa.accepting[s as usize] {
+        if dfa.accepting[s] {
             return true;
         }
     }
