@@ -127,10 +127,10 @@ fn random_walk(dfa: &TerminalDfa, rng: &mut Rng) -> Vec<u8> {
     let mut out = Vec::new();
     let mut state = dfa.start;
     loop {
-        if dfa.accepting[state as usize] && (out.len() >= 24 || rng.below(3) == 0) {
+        if dfa.accepting[state] && (out.len() >= 24 || rng.below(3) == 0) {
             return out;
         }
-        let live: Vec<u8> = (0..=255u8).filter(|&b| dfa.live[dfa.next(state, b) as usize]).collect();
+        let live: Vec<u8> = (0..=255u8).filter(|&b| dfa.live[dfa.next(state, b)]).collect();
         if live.is_empty() {
             return out;
         }
