@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::ast::*;
 use super::parse::parse_text;
+use super::suggest::Suggester;
 use crate::diagnostics::{Diagnostic, FileId, SourceMap, Span};
 
 /// Text of the built-in `common` library.
@@ -87,6 +88,8 @@ struct Loader<'a> {
     taken: HashSet<String>,
     /// Definitions given a final name but not yet copied into the result.
     pending: Vec<((usize, String), String, Span)>,
+    /// "Did you mean" searches for every unknown imported name share one budget.
+    suggester: Suggester,
 }
 
 /// Resolves the `%import`s of `main` (a parsed grammar in `sources`). Never panics; unknown
@@ -102,6 +105,7 @@ pub fn resolve(sources: &mut SourceMap, main: Grammar) -> (Merged, Vec<Diagnosti
         final_names: HashMap::new(),
         taken: HashSet::new(),
         pending: Vec::new(),
+        suggester: Suggester::default(),
     };
     let mut merged =
         Merged { main: main.file, defs: Vec::new(), ignores: Vec::new(), overrides: Vec::new(), declare_spans: HashMap::new(), auto_semicolons: Vec::new() };
@@ -341,13 +345,9 @@ impl Loader<'_> {
         let found = self.lookup(m, &name.name);
         if found.is_none() && !self.modules.get(m).is_some_and(|module| module.failed) {
             let module = imp.module_path();
-            let candidates: Vec<String> = self
-                .modules
-                .get(m)
-                .map(|module| module.locals.keys().chain(module.imports.keys()).cloned().collect())
-                .unwrap_or_default();
+            let candidates = self.modules.get(m).into_iter().flat_map(|module| module.locals.keys().chain(module.imports.keys()));
             let mut diag = Diagnostic::error(format!("module `{module}` has no definition `{}`", name.name), name.span);
-            diag = match crate::grammar::suggest::closest(&name.name, candidates.iter().map(String::as_str)) {
+            diag = match self.suggester.closest(&name.name, candidates.map(String::as_str)) {
                 Some(close) => diag.with_help(format!("did you mean `{close}`?")),
                 None if module == "common" => diag.with_help("see docs/grammar-language.md for the terminals of `common`"),
                 None => diag.with_help(format!("check the definitions of `{module}`")),
