@@ -4,8 +4,10 @@
 //! `syncodec-oracles`; this crate only formats what they report.
 //!
 //! Exit status: 0 success, 1 findings (grammar errors, conflicts, files that fail to parse),
-//! 2 syncodec itself failed (unreadable input, I/O error). Results go to stdout, diagnostics
-//! and progress to stderr. A closed stdout (broken pipe) ends the command quietly with 0.
+//! 2 syncodec itself failed (unreadable or non-UTF-8 input, I/O error): `syncodec: error: ...`,
+//! a `cause:` line per error in the chain and, where the error knows a fix, a `help:` line.
+//! Results go to stdout, diagnostics and progress to stderr. A closed stdout (broken pipe) ends
+//! the command quietly with 0.
 
 pub mod args;
 pub mod commands;
@@ -57,6 +59,16 @@ pub enum CliError {
     Output(#[from] std::io::Error),
 }
 
+impl CliError {
+    /// How to fix it, printed as a last `help:` line.
+    fn help(&self) -> Option<String> {
+        match self {
+            CliError::Read(e) | CliError::Build(syncodec::BuildError::Read(e)) => e.help(),
+            _ => None,
+        }
+    }
+}
+
 /// Parses the command line and runs the command.
 pub fn run() -> ExitCode {
     let cli = <args::Cli as clap::Parser>::parse();
@@ -85,6 +97,9 @@ pub fn run() -> ExitCode {
                     said = text;
                 }
                 source = cause.source();
+            }
+            if let Some(help) = e.help() {
+                let _ = writeln!(stderr, "help: {help}");
             }
             ExitStatus::Error.into()
         }

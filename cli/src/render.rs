@@ -26,11 +26,19 @@ pub fn render_text(sources: &SourceMap, diagnostic: &Diagnostic) -> String {
         }
         seen.push(file);
         let Some(src) = sources.get(syncodec::diagnostics::FileId(file)) else { continue };
-        let mut snippet = Snippet::source(src.text.as_str()).path(src.name.as_str());
-        for (span, text, primary) in spans.iter().filter(|(s, _, _)| s.file.0 == file) {
-            let range = clamp(&src.text, *span);
-            let kind = if *primary { AnnotationKind::Primary } else { AnnotationKind::Context };
-            snippet = snippet.annotation(kind.span(range).label(*text));
+        let in_file: Vec<(std::ops::Range<usize>, &str, bool)> =
+            spans.iter().filter(|(s, _, _)| s.file.0 == file).map(|(s, text, primary)| (clamp(&src.text, *s), *text, *primary)).collect();
+        // Only the lines the spans touch go to the renderer, which reads all of its source:
+        // rendering stays linear in the size of the file however many diagnostics it has.
+        let start = in_file.iter().map(|(r, _, _)| r.start).min().unwrap_or(0);
+        let end = in_file.iter().map(|(r, _, _)| r.end).max().unwrap_or(0);
+        let (lines, first_line) = src.lines_around(start..end);
+        let Some(excerpt) = src.text.get(lines.clone()) else { continue };
+        let mut snippet = Snippet::source(excerpt).line_start(first_line).path(src.name.as_str());
+        for (range, text, primary) in in_file {
+            let kind = if primary { AnnotationKind::Primary } else { AnnotationKind::Context };
+            let range = range.start.saturating_sub(lines.start)..range.end.saturating_sub(lines.start);
+            snippet = snippet.annotation(kind.span(range).label(text));
         }
         group = group.element(snippet);
     }
@@ -99,6 +107,21 @@ mod tests {
         assert!(text.contains("^^^^^^^^^^^^^"), "{text}");
         assert!(text.contains("note: example: NUMBER"), "{text}");
         assert!(text.contains("help: make it left-recursive"), "{text}");
+    }
+
+    #[test]
+    fn only_the_annotated_lines_are_rendered_with_their_true_numbers() {
+        let mut map = SourceMap::new();
+        let text: String = (1..=300).map(|i| format!("r{i}: \"x\"\r\n")).collect();
+        let f = map.add("g.ebnf", text.as_str());
+        let line_start = |n: usize| text.match_indices('\n').nth(n - 2).map_or(0, |(i, _)| i + 1);
+        let d = Diagnostic::error("duplicate", Span::new(f, line_start(250), line_start(250) + 4))
+            .with_label(Span::new(f, line_start(7), line_start(7) + 2), "first defined here");
+        let text = render_text(&map, &d);
+        assert!(text.contains("--> g.ebnf:250:1"), "{text}");
+        assert!(text.contains("250 | r250: \"x\"\n"), "{text}");
+        assert!(text.contains("  7 | r7: \"x\"\n"), "{text}");
+        assert!(text.contains("first defined here") && !text.contains('\u{240d}'), "{text}");
     }
 
     #[test]

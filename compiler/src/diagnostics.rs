@@ -31,6 +31,34 @@ pub struct SourceFile {
     /// Path as given by the user, or `<common>` for the built-in library.
     pub name: String,
     pub text: String,
+    /// Byte offset where each line starts, and whether the line is ASCII (its columns are then
+    /// byte differences), so that locating a diagnostic does not rescan the text.
+    lines: Vec<(u32, bool)>,
+}
+
+impl SourceFile {
+    fn new(name: String, text: String) -> SourceFile {
+        let mut lines = Vec::new();
+        let mut start = 0;
+        for line in text.split_inclusive('\n') {
+            lines.push((start as u32, line.is_ascii()));
+            start += line.len();
+        }
+        if text.is_empty() || text.ends_with('\n') {
+            lines.push((start as u32, true));
+        }
+        SourceFile { name, text, lines }
+    }
+
+    /// Byte range of the lines that hold `range` (clamped to the text), with their line
+    /// ends, and the 1-based number of the first one.
+    pub fn lines_around(&self, range: std::ops::Range<usize>) -> (std::ops::Range<usize>, usize) {
+        let line_of = |offset: usize| self.lines.partition_point(|&(start, _)| start as usize <= offset).saturating_sub(1);
+        let (first, last) = (line_of(range.start.min(self.text.len())), line_of(range.end.min(self.text.len())));
+        let start = self.lines.get(first).map_or(0, |&(s, _)| s as usize);
+        let end = self.lines.get(last + 1).map_or(self.text.len(), |&(s, _)| s as usize);
+        (start..end.max(start), first + 1)
+    }
 }
 
 /// All source texts of one compilation.
@@ -52,7 +80,7 @@ impl SourceMap {
     }
 
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
-        self.files.push(SourceFile { name: name.into(), text: text.into() });
+        self.files.push(SourceFile::new(name.into(), text.into()));
         FileId((self.files.len() - 1) as u32)
     }
 
@@ -64,17 +92,18 @@ impl SourceMap {
         &self.files
     }
 
-    /// Line and column of a byte offset (clamped to the text; never panics).
+    /// Line and column of a byte offset (clamped to the text; never panics). Logarithmic in the
+    /// number of lines, plus the length of the line when it is not ASCII.
     pub fn line_col(&self, file: FileId, offset: u32) -> LineCol {
         let Some(src) = self.get(file) else { return LineCol { line: 1, column: 1 } };
         let mut offset = (offset as usize).min(src.text.len());
         while !src.text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let before = &src.text[..offset];
-        let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        LineCol { line, column: before[line_start..].chars().count() + 1 }
+        let line = src.lines.partition_point(|&(start, _)| start as usize <= offset).max(1);
+        let (line_start, ascii) = src.lines.get(line - 1).map_or((0, false), |&(s, a)| (s as usize, a));
+        let column = if ascii { offset - line_start } else { src.text.get(line_start..offset).map_or(0, |t| t.chars().count()) };
+        LineCol { line, column: column + 1 }
     }
 
     /// `file:line:col` of a span's start.
@@ -169,5 +198,19 @@ mod tests {
         assert_eq!(map.line_col(f, 5), LineCol { line: 2, column: 2 }, "inside a multibyte char");
         assert_eq!(map.line_col(f, 999).line, 3);
         assert_eq!(map.location(Span::new(f, 3, 4)), "g.ebnf:2:1");
+    }
+
+    #[test]
+    fn lines_around_a_range_keep_their_line_ends() {
+        let mut map = SourceMap::new();
+        let f = map.add("g.ebnf", "a\r\nbc\nd");
+        let src = map.get(f).expect("added");
+        assert_eq!(src.lines_around(3..4), (3..6, 2));
+        assert_eq!(src.lines_around(0..4), (0..6, 1));
+        assert_eq!(src.lines_around(5..6), (3..7, 2), "a span over a newline reaches the next line");
+        assert_eq!(src.lines_around(99..99), (6..7, 3));
+        let empty = map.add("e.ebnf", "");
+        assert_eq!(map.get(empty).expect("added").lines_around(0..0), (0..0, 1));
+        assert_eq!(map.line_col(empty, 5), LineCol { line: 1, column: 1 });
     }
 }

@@ -121,18 +121,112 @@ impl Compilation {
     }
 }
 
-/// Why a grammar file could not even be read.
-#[derive(Debug, thiserror::Error)]
-#[error("could not read grammar {path}: {source}")]
+/// Why a grammar file could not even be read: an I/O error, or bytes that are not UTF-8 (then
+/// located at the first invalid byte: line, column and byte offset).
+#[derive(Debug)]
 pub struct ReadError {
-    pub path: String,
-    #[source]
-    pub source: std::io::Error,
+    path: String,
+    kind: ReadErrorKind,
+}
+
+#[derive(Debug)]
+enum ReadErrorKind {
+    Io(std::io::Error),
+    NotUtf8 {
+        /// 1-based line and column (in characters) of the first invalid byte.
+        line: usize,
+        column: usize,
+        /// Byte offset of the first invalid byte.
+        offset: usize,
+        /// That byte.
+        byte: u8,
+        /// The file ends inside a character rather than holding a byte that fits nowhere.
+        truncated: bool,
+        /// The file starts with a UTF-16 byte-order mark.
+        utf16: bool,
+    },
+}
+
+impl ReadError {
+    /// The path as given.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Byte offset of the first byte that is not UTF-8, when that is why the file was refused.
+    pub fn invalid_utf8_offset(&self) -> Option<usize> {
+        match self.kind {
+            ReadErrorKind::NotUtf8 { offset, .. } => Some(offset),
+            ReadErrorKind::Io(_) => None,
+        }
+    }
+
+    /// How to fix it, when there is more to say than the message.
+    pub fn help(&self) -> Option<String> {
+        match self.kind {
+            ReadErrorKind::NotUtf8 { utf16: true, .. } => {
+                Some(format!("the file starts with a UTF-16 byte-order mark; save it as UTF-8, e.g. `iconv -f utf-16 -t utf-8 {}`", self.path))
+            }
+            ReadErrorKind::NotUtf8 { .. } => Some(format!(
+                "grammar files are UTF-8: save the file as UTF-8 (a Latin-1 or Windows-1252 file converts with `iconv -f windows-1252 -t utf-8 {}`)",
+                self.path
+            )),
+            ReadErrorKind::Io(_) => None,
+        }
+    }
+
+    /// `bytes`, read from `path`, failed UTF-8 validation with `error`.
+    pub(crate) fn not_utf8(path: &Path, bytes: &[u8], error: std::str::Utf8Error) -> ReadError {
+        let offset = error.valid_up_to();
+        let valid = bytes.get(..offset).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("");
+        let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
+        let line = valid.bytes().filter(|&b| b == b'\n').count() + 1;
+        let column = valid.get(line_start..).map_or(0, |l| l.chars().count()) + 1;
+        let kind = ReadErrorKind::NotUtf8 {
+            line,
+            column,
+            offset,
+            byte: bytes.get(offset).copied().unwrap_or(0),
+            truncated: error.error_len().is_none(),
+            utf16: bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]),
+        };
+        ReadError { path: path.display().to_string(), kind }
+    }
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = &self.path;
+        match &self.kind {
+            ReadErrorKind::Io(source) => write!(f, "could not read grammar {path}: {source}"),
+            ReadErrorKind::NotUtf8 { line, column, offset, byte, truncated, .. } => {
+                write!(f, "could not read grammar {path}: invalid UTF-8 at {path}:{line}:{column} (byte offset {offset}): ")?;
+                if *truncated {
+                    write!(f, "the file ends inside a character (byte 0x{byte:02X} starts one)")
+                } else {
+                    write!(f, "byte 0x{byte:02X} does not start a UTF-8 character there")
+                }
+            }
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ReadErrorKind::Io(source) => Some(source),
+            ReadErrorKind::NotUtf8 { .. } => None,
+        }
+    }
 }
 
 /// Reads a grammar file and compiles it.
+///
+/// # Errors
+/// [`ReadError`] when the file cannot be read or is not UTF-8.
 pub fn compile_path(path: &Path, options: &CompileOptions) -> Result<Compilation, ReadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReadError { path: path.display().to_string(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| ReadError { path: path.display().to_string(), kind: ReadErrorKind::Io(source) })?;
+    let text = String::from_utf8(bytes).map_err(|e| ReadError::not_utf8(path, e.as_bytes(), e.utf8_error()))?;
     let mut sources = SourceMap::new();
     let main = sources.add(path.display().to_string(), text);
     Ok(compile(sources, main, options))

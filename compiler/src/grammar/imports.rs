@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::ast::*;
 use super::parse::parse_text;
+use super::suggest::Suggester;
 use crate::diagnostics::{Diagnostic, FileId, SourceMap, Span};
 
 /// Text of the built-in `common` library.
@@ -87,6 +88,8 @@ struct Loader<'a> {
     taken: HashSet<String>,
     /// Definitions given a final name but not yet copied into the result.
     pending: Vec<((usize, String), String, Span)>,
+    /// "Did you mean" searches for every unknown imported name share one budget.
+    suggester: Suggester,
 }
 
 /// Resolves the `%import`s of `main` (a parsed grammar in `sources`). Never panics; unknown
@@ -102,6 +105,7 @@ pub fn resolve(sources: &mut SourceMap, main: Grammar) -> (Merged, Vec<Diagnosti
         final_names: HashMap::new(),
         taken: HashSet::new(),
         pending: Vec::new(),
+        suggester: Suggester::default(),
     };
     let mut merged =
         Merged { main: main.file, defs: Vec::new(), ignores: Vec::new(), overrides: Vec::new(), declare_spans: HashMap::new(), auto_semicolons: Vec::new() };
@@ -214,18 +218,27 @@ impl Loader<'_> {
             if let Some(&m) = self.by_key.get(&key) {
                 return Some(m);
             }
-            if let Ok(text) = std::fs::read_to_string(candidate) {
-                let file = self.sources.add(candidate.to_string_lossy().into_owned(), text.clone());
-                let prefix: String = imp
-                    .module
-                    .last()
-                    .map_or("module", |m| m.name.as_str())
-                    .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                    .collect();
-                let dir = candidate.parent().map(Path::to_path_buf);
-                return Some(self.add_module(&key, &prefix, file, dir, text, depth));
-            }
+            let Ok(bytes) = std::fs::read(candidate) else { continue };
+            let text = match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => {
+                    let error = crate::ReadError::not_utf8(candidate, e.as_bytes(), e.utf8_error());
+                    let mut diag = Diagnostic::error(error.to_string(), imp.span);
+                    diag.help = error.help();
+                    self.diagnostics.push(diag);
+                    return None;
+                }
+            };
+            let file = self.sources.add(candidate.to_string_lossy().into_owned(), text.clone());
+            let prefix: String = imp
+                .module
+                .last()
+                .map_or("module", |m| m.name.as_str())
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            let dir = candidate.parent().map(Path::to_path_buf);
+            return Some(self.add_module(&key, &prefix, file, dir, text, depth));
         }
         let tried: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
         let help = if imp.relative {
@@ -341,13 +354,9 @@ impl Loader<'_> {
         let found = self.lookup(m, &name.name);
         if found.is_none() && !self.modules.get(m).is_some_and(|module| module.failed) {
             let module = imp.module_path();
-            let candidates: Vec<String> = self
-                .modules
-                .get(m)
-                .map(|module| module.locals.keys().chain(module.imports.keys()).cloned().collect())
-                .unwrap_or_default();
+            let candidates = self.modules.get(m).into_iter().flat_map(|module| module.locals.keys().chain(module.imports.keys()));
             let mut diag = Diagnostic::error(format!("module `{module}` has no definition `{}`", name.name), name.span);
-            diag = match crate::grammar::suggest::closest(&name.name, candidates.iter().map(String::as_str)) {
+            diag = match self.suggester.closest(&name.name, candidates.map(String::as_str)) {
                 Some(close) => diag.with_help(format!("did you mean `{close}`?")),
                 None if module == "common" => diag.with_help("see docs/grammar-language.md for the terminals of `common`"),
                 None => diag.with_help(format!("check the definitions of `{module}`")),
@@ -508,6 +517,22 @@ mod tests {
         let (_, d) = resolve(&mut map, g.expect("parses"));
         assert_eq!(d[0].message, "unknown module `.absent`");
         assert!(d[0].help.as_deref().is_some_and(|h| h.contains("absent.lark")));
+    }
+
+    #[test]
+    fn a_module_that_is_not_utf8_is_located() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let lib = dir.path().join("latin1.lark");
+        std::fs::write(&lib, b"x: \"a\"\ny: \"caf\xe9\"\n").expect("write");
+        let text = "start: x\n%import .latin1 (x)\n";
+        let mut map = SourceMap::new();
+        let file = map.add(dir.path().join("main.lark").to_string_lossy(), text);
+        let (g, _) = parse_text(file, text);
+        let (_, d) = resolve(&mut map, g.expect("parses"));
+        let want = format!("invalid UTF-8 at {}:2:8 (byte offset 14)", lib.display());
+        assert!(d[0].message.contains(&want), "{:#?}", d[0]);
+        assert_eq!(map.location(d[0].span.expect("located at the import")), format!("{}:2:1", dir.path().join("main.lark").display()));
+        assert!(d[0].help.as_deref().is_some_and(|h| h.contains("save the file as UTF-8")));
     }
 
     #[test]

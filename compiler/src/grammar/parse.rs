@@ -68,18 +68,9 @@ fn too_deep(text: &str) -> Option<usize> {
     while let Some(&b) = bytes.get(i) {
         match b {
             b'"' | b'/' if !(b == b'/' && bytes.get(i + 1) == Some(&b'/')) => {
-                // Skip a string or regex body up to its closing delimiter or the end of the line.
-                i += 1;
-                while let Some(&c) = bytes.get(i) {
-                    if c == b'\\' {
-                        i += 2;
-                        continue;
-                    }
-                    if c == b || c == b'\n' {
-                        break;
-                    }
-                    i += 1;
-                }
+                // Resume at the closing delimiter, or at the end of the line (which resets the depth).
+                i = literal_end(bytes, i).0;
+                continue;
             }
             b'/' | b'#' => {
                 while bytes.get(i).is_some_and(|&c| c != b'\n') {
@@ -98,6 +89,67 @@ fn too_deep(text: &str) -> Option<usize> {
             _ => {}
         }
         i += 1;
+    }
+    None
+}
+
+/// Where the string or regex opened by the delimiter at `open` ends: just past its closing
+/// delimiter (`true`), or at the end of its line or text (`false`). Backslash escapes are
+/// skipped, as `lark.pest` reads them.
+fn literal_end(bytes: &[u8], open: usize) -> (usize, bool) {
+    let delimiter = bytes.get(open).copied();
+    let mut i = open + 1;
+    while let Some(&c) = bytes.get(i) {
+        match c {
+            b'\\' if bytes.get(i + 1).is_some_and(|&n| n != b'\n') => i += 2,
+            b'\n' => return (i, false),
+            _ if Some(c) == delimiter => return (i + 1, true),
+            _ => i += 1,
+        }
+    }
+    (bytes.len(), false)
+}
+
+/// The opening quote of the string literal that is not closed on the line of `pos`, when
+/// pest's error at `pos` comes from it.
+///
+/// Quotes pair up from the start of the line, so after a missing closing quote each later quote
+/// pairs with the wrong partner, and pest fails either at the quote left open at the end of the
+/// line or right after a wrongly closed string, at a token far from the mistake (`"[ item (","`
+/// fails at the `,`). Either way the line ends inside a string. The quote reported is that of
+/// the first string up to the failing one whose body mixes spaces with other text (`"[ item (`),
+/// the likeliest to have swallowed grammar text, else that of the failing string itself.
+fn unclosed_string(text: &str, pos: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let pos = pos.min(bytes.len());
+    let line_start = bytes.get(..pos)?.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let mut first_mixed: Option<usize> = None;
+    // The opening quote of a string that pest's error directly follows.
+    let mut ends_at_error: Option<usize> = None;
+    let mut i = line_start;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\n' | b'#' => return None,
+            b'/' if bytes.get(i + 1) == Some(&b'/') => return None,
+            b'"' | b'/' => {
+                let (end, closed) = literal_end(bytes, i);
+                if b == b'"' {
+                    let body = text.get(i + 1..if closed { end - 1 } else { end }).unwrap_or("");
+                    if first_mixed.is_none() && body.contains(char::is_whitespace) && !body.trim().is_empty() {
+                        first_mixed = Some(i);
+                    }
+                    if !closed {
+                        let failing = if i <= pos { Some(i) } else { ends_at_error };
+                        return failing.map(|q| first_mixed.filter(|&m| m <= q).unwrap_or(q));
+                    }
+                    if end == pos && ends_at_error.is_none() {
+                        ends_at_error = Some(i);
+                    }
+                }
+                i = end;
+            }
+            _ => i += 1,
+        }
     }
     None
 }
@@ -181,8 +233,15 @@ fn syntax_error(file: FileId, text: &str, pos: usize, variant: &pest::error::Err
     let end = pos + rest.chars().next().map_or(0, char::len_utf8);
     let span = Span::new(file, pos, end);
     let line_rest = rest.split('\n').next().unwrap_or("");
-    if rest.starts_with('"') && !line_rest.get(1..).unwrap_or("").contains('"') {
-        return Diagnostic::error("unterminated string literal", span).with_help("close the string with `\"` on the same line");
+    if let Some(quote) = unclosed_string(text, pos) {
+        let body = text.get(quote + 1..).unwrap_or("").split('\n').next().unwrap_or("");
+        let word = body.split(char::is_whitespace).next().unwrap_or("");
+        let help = if !word.is_empty() && word.len() < body.trim_end().len() {
+            format!("close the string with `\"` on the same line, e.g. `\"{word}\"` if the string was meant to end there")
+        } else {
+            "close the string with `\"` on the same line".to_owned()
+        };
+        return Diagnostic::error("unterminated string literal", Span::new(file, quote, quote + 1)).with_help(help);
     }
     if rest.starts_with('/') && !rest.starts_with("//") && !line_rest.get(1..).unwrap_or("").contains('/') {
         return Diagnostic::error("unterminated regex", span).with_help("close the regex with `/` on the same line (write `\\/` for a slash inside it)");
@@ -695,6 +754,27 @@ mod tests {
         let (msg, at, _) = first_error("A: /abc\n");
         assert_eq!(msg, "unterminated regex");
         assert_eq!(at, "g.lark:1:4");
+    }
+
+    #[test]
+    fn unclosed_string_is_reported_at_its_opening_quote() {
+        // The quote after `(` closes `"[ item (`, so pest fails at the `,`.
+        let (msg, at, help) = first_error("start: \"[ item (\",\" item)* \"]\"\nitem: \"x\"\n");
+        assert_eq!((msg.as_str(), at.as_str()), ("unterminated string literal", "g.lark:1:8"));
+        assert_eq!(help.as_deref(), Some("close the string with `\"` on the same line, e.g. `\"[\"` if the string was meant to end there"));
+        for (text, want) in [
+            ("start: \"[\" item | \"[ item\nitem: \"x\"\n", "g.lark:1:19"),
+            ("start: \"[\" item | \"[ item, \"x\"\nitem: \"x\"\n", "g.lark:1:19"),
+            ("list: \"[\" item\n    | \"[ item (\",\" item)* \"]\"\nitem: \"x\"\n", "g.lark:2:7"),
+            ("start: \" \" \"a\n", "g.lark:1:12"),
+        ] {
+            let (msg, at, _) = first_error(text);
+            assert_eq!((msg.as_str(), at.as_str()), ("unterminated string literal", want), "{text:?}");
+        }
+        // A string with a space that is closed is not blamed for an unrelated error.
+        let (msg, at, _) = first_error("start: \"a b\" ) \"c\n");
+        assert!(msg.starts_with("syntax error"), "{msg}");
+        assert_eq!(at, "g.lark:1:14");
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! Whole-grammar symbol checks on the lowered rules: unproductive rules (errors) and rules or
 //! terminals unreachable from the start rule (warnings).
 //!
-//! Productivity is the classic fixpoint: a rule is productive once one of its productions has
-//! only terminals and productive rules. Reachability is a depth-first search (petgraph) over
-//! the graph rule -> symbols of its productions, terminal -> terminals its definition refers
-//! to, from the start rule and the `%ignore`d terminals. A terminal only used inside another
-//! reachable terminal, or only by `%ignore`, is therefore reachable.
+//! Productivity is the classic fixpoint, computed with a worklist: a rule is productive once
+//! one of its productions has only terminals and productive rules. Reachability is a
+//! depth-first search (petgraph) over the graph rule -> symbols of its productions, terminal ->
+//! terminals its definition refers to, from the start rule and the `%ignore`d terminals. A
+//! terminal only used inside another reachable terminal, or only by `%ignore`, is therefore
+//! reachable. Both are linear in the size of the grammar.
 //!
 //! **Invariant:** only symbols the user wrote (or imported by name) are reported; rules made by
 //! lowering and definitions pulled in as import dependencies never are.
@@ -19,26 +20,49 @@ use crate::diagnostics::Diagnostic;
 use crate::grammar::imports::Origin;
 
 /// Rules with no finite derivation, by index.
+///
+/// Linear in the size of the grammar: each production counts its rule symbols not yet known to
+/// be productive, and a rule that becomes productive decrements the counts of the productions
+/// that use it (a fixpoint that rescans every rule until nothing changes is quadratic on a
+/// chain of rules).
 pub(crate) fn unproductive(ir: &Ir) -> Vec<usize> {
     let mut productive = vec![false; ir.rules.len()];
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for (r, rule) in ir.rules.iter().enumerate() {
-            if productive.get(r).copied().unwrap_or(true) {
-                continue;
-            }
-            let ok = rule.prods.iter().any(|p| {
-                p.rhs.iter().all(|s| match s {
-                    Sym::Term(_) => true,
-                    Sym::Rule(q) => productive.get(*q).copied().unwrap_or(false),
-                })
-            });
-            if ok {
-                if let Some(slot) = productive.get_mut(r) {
-                    *slot = true;
+    // Per production: its rule, and how many of its rule symbols are not known productive.
+    let mut lhs_of: Vec<usize> = Vec::new();
+    let mut pending: Vec<usize> = Vec::new();
+    // Per rule: the productions it occurs in, once per occurrence.
+    let mut used_in: Vec<Vec<usize>> = vec![Vec::new(); ir.rules.len()];
+    let mut queue: Vec<usize> = Vec::new();
+    for (r, rule) in ir.rules.iter().enumerate() {
+        for p in &rule.prods {
+            let prod = lhs_of.len();
+            let mut n_pending = 0;
+            for s in &p.rhs {
+                if let Sym::Rule(q) = s {
+                    // A symbol outside the rules (never made by lowering) stays pending forever.
+                    if let Some(users) = used_in.get_mut(*q) {
+                        users.push(prod);
+                    }
+                    n_pending += 1;
                 }
-                changed = true;
+            }
+            lhs_of.push(r);
+            pending.push(n_pending);
+            if n_pending == 0 {
+                queue.push(r);
+            }
+        }
+    }
+    while let Some(r) = queue.pop() {
+        match productive.get_mut(r) {
+            Some(slot) if !*slot => *slot = true,
+            _ => continue,
+        }
+        for prod in used_in.get_mut(r).map(std::mem::take).unwrap_or_default() {
+            let Some(n_pending) = pending.get_mut(prod) else { continue };
+            *n_pending = n_pending.saturating_sub(1);
+            if *n_pending == 0 {
+                queue.extend(lhs_of.get(prod).copied());
             }
         }
     }
@@ -93,25 +117,30 @@ pub(crate) fn reachable(ir: &Ir, start: usize, term_refs: &[(usize, usize)]) -> 
         Sym::Rule(r) => nodes.get(r).copied(),
         Sym::Term(t) => nodes.get(n_rules + t).copied(),
     };
+    // `add_edge`, not `update_edge`: the latter scans the node's edge list on every insert,
+    // quadratic for a rule with many alternatives; a repeated edge costs the search nothing.
     for (r, rule) in ir.rules.iter().enumerate() {
         for p in &rule.prods {
             for &s in &p.rhs {
                 if let (Some(a), Some(b)) = (node(Sym::Rule(r)), node(s)) {
-                    graph.update_edge(a, b, ());
+                    graph.add_edge(a, b, ());
                 }
             }
         }
     }
     for &(a, b) in term_refs {
         if let (Some(a), Some(b)) = (node(Sym::Term(a)), node(Sym::Term(b))) {
-            graph.update_edge(a, b, ());
+            graph.add_edge(a, b, ());
         }
     }
     let mut seen = vec![false; nodes.len()];
     let roots = std::iter::once(Sym::Rule(start)).chain(ir.ignore.iter().map(|&t| Sym::Term(t)));
+    // One search moved from root to root keeps what it found (a fresh search per ignored
+    // terminal would clear a set of every node each time).
+    let mut dfs = Dfs::empty(&graph);
     for root in roots {
         let Some(root) = node(root) else { continue };
-        let mut dfs = Dfs::new(&graph, root);
+        dfs.move_to(root);
         while let Some(n) = dfs.next(&graph) {
             if let Some(slot) = seen.get_mut(n.index()) {
                 *slot = true;
@@ -216,6 +245,28 @@ mod tests {
             ignore: vec![],
         };
         assert_eq!(unproductive(&ir), [1]);
+    }
+
+    #[test]
+    fn productivity_through_repeated_symbols_and_a_chain_defined_callee_last() {
+        // 0: s -> a a ; 1: a -> b ; 2: b -> T ; 3: u -> u a (unproductive)
+        let ir = Ir {
+            terms: vec![term("T")],
+            rules: vec![
+                rule("s", vec![vec![Sym::Rule(1), Sym::Rule(1)]]),
+                rule("a", vec![vec![Sym::Rule(2)]]),
+                rule("b", vec![vec![Sym::Term(0)]]),
+                rule("u", vec![vec![Sym::Rule(3), Sym::Rule(1)]]),
+            ],
+            ignore: vec![],
+        };
+        assert_eq!(unproductive(&ir), [3]);
+        // r0 -> r1 T, ..., r(n-1) -> T: the worst order for a rescanning fixpoint.
+        let n = 10_000;
+        let mut rules: Vec<IrRule> = (0..n - 1).map(|i| rule("r", vec![vec![Sym::Rule(i + 1), Sym::Term(0)]])).collect();
+        rules.push(rule("last", vec![vec![Sym::Term(0)]]));
+        let chain = Ir { terms: vec![term("T")], rules, ignore: vec![] };
+        assert!(unproductive(&chain).is_empty());
     }
 
     #[test]

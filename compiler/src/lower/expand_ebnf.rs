@@ -101,6 +101,16 @@ impl<'a> Expander<'a> {
             if opts.len() > 1 && acc.len() * opts.len() > MAX_ALTERNATIVES {
                 opts = vec![vec![Sym::Rule(self.fresh("group", ctx, opts, expr.span))]];
             }
+            // One option (the usual case) extends every prefix in place, and distinct prefixes
+            // stay distinct: cloning and rehashing the prefixes at every item would make a long
+            // sequence quadratic. Several options happen at most MAX_ALTERNATIVES times per
+            // sequence, since each one adds at least one prefix and `acc` never shrinks.
+            if let [only] = opts.as_slice() {
+                for prefix in &mut acc {
+                    prefix.extend_from_slice(only);
+                }
+                continue;
+            }
             let mut next = Vec::with_capacity(acc.len() * opts.len());
             for prefix in &acc {
                 for opt in &opts {

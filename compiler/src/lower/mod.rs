@@ -30,7 +30,7 @@ mod terminals;
 pub use bnf::*;
 pub use expand_ebnf::{MAX_ALTERNATIVES, MAX_REPEAT};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::diagnostics::{has_errors, Diagnostic, FileId, SourceMap, Span};
 use crate::grammar::ast::{Atom, Expansions};
@@ -110,9 +110,10 @@ fn lower_ast(
 
     // %ignore.
     let mut ignore: Vec<usize> = Vec::new();
+    let mut ignored: HashSet<usize> = HashSet::new();
     for (body, span) in &merged.ignores {
         if let Some(t) = ignored_terminal(body, *span, &table, &patterns, &mut terms, &term_of_entry, diags) {
-            if !ignore.contains(&t) {
+            if ignored.insert(t) {
                 ignore.push(t);
             }
         }
@@ -640,6 +641,22 @@ HEX_NUMBER.2: /0x[\da-f]*/i
         assert!(out.bnf.is_none());
         let at: Vec<String> = out.diagnostics.iter().map(|d| map.location(d.span.expect("located"))).collect();
         assert_eq!(at, ["g.lark:1:12"]);
+    }
+
+    #[test]
+    fn large_grammars_lower() {
+        // Shapes that once made lowering quadratic: a rule with many alternatives (graph edges
+        // were deduplicated by scanning), a long sequence (prefixes were cloned and rehashed per
+        // item), a chain of rules defined callee-last (the productivity fixpoint rescanned).
+        let n = 10_000;
+        let alternatives: Vec<String> = (0..n).map(|i| format!("\"a{i}\"")).collect();
+        let bnf = ok(&format!("start: {}\n", alternatives.join(" | ")));
+        assert_eq!((bnf.productions.len(), bnf.terminals.len()), (n, n));
+        let bnf = ok(&format!("start: {}\n", alternatives.join(" ")));
+        assert_eq!(bnf.productions.values().map(|p| p.rhs.len()).collect::<Vec<_>>(), [n]);
+        let chain: String = (0..n).map(|i| format!("r{i}: r{} \"x\"\n", i + 1)).collect();
+        let bnf = ok(&format!("start: r0\n{chain}r{n}: \"z\"\n"));
+        assert_eq!(bnf.rules.len(), n + 2);
     }
 
     proptest::proptest! {

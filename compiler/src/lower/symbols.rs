@@ -5,12 +5,13 @@
 //! "duplicate definition" error and is dropped); entry order is definition order (imports at
 //! the place of their `%import`), which later passes keep for determinism.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::diagnostics::{Diagnostic, Span};
 use crate::grammar::ast::{is_terminal_name, Definition, Ident};
 use crate::grammar::imports::{Merged, Origin, COMMON_SOURCE};
-use crate::grammar::suggest::closest;
+use crate::grammar::suggest::Suggester;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EntryKind {
@@ -45,6 +46,9 @@ impl Entry {
 pub(crate) struct SymbolTable {
     pub entries: Vec<Entry>,
     pub by_name: HashMap<String, usize>,
+    /// "Did you mean" searches of every undefined name share one budget (looked up through
+    /// `&self`, hence the cell).
+    suggester: RefCell<Suggester>,
 }
 
 impl SymbolTable {
@@ -126,16 +130,22 @@ impl SymbolTable {
         let terminal = is_terminal_name(&id.name);
         let what = if terminal { "terminal" } else { "rule" };
         let diag = Diagnostic::error(format!("undefined {what} `{}`", id.name), id.span);
-        let same_kind =
-            self.entries.iter().filter(|e| !e.generated && is_terminal_name(&e.def.name.name) == terminal).map(|e| e.def.name.name.as_str());
-        if let Some(close) = closest(&id.name, same_kind) {
+        let mut suggester = self.suggester.try_borrow_mut().ok();
+        let mut closest = |same_kind_only: bool| {
+            let names = self
+                .entries
+                .iter()
+                .filter(|e| !e.generated && (!same_kind_only || is_terminal_name(&e.def.name.name) == terminal))
+                .map(|e| e.def.name.name.as_str());
+            suggester.as_mut().and_then(|s| s.closest(&id.name, names))
+        };
+        if let Some(close) = closest(true) {
             return diag.with_help(format!("did you mean `{close}`?"));
         }
         if terminal && common_terminals().any(|t| t == id.name) {
             return diag.with_help(format!("add `%import common.{}`", id.name));
         }
-        let any = self.entries.iter().filter(|e| !e.generated).map(|e| e.def.name.name.as_str());
-        if let Some(close) = closest(&id.name, any) {
+        if let Some(close) = closest(false) {
             return diag.with_help(format!("did you mean `{close}`?"));
         }
         if terminal {
@@ -209,6 +219,35 @@ mod tests {
         assert_eq!(d[2].help.as_deref(), Some("add `%import common.WS_INLINE`"));
         assert_eq!(d[3].help.as_deref(), Some("define it, e.g. `zzzzzz: ...`"));
         assert_eq!(map.location(d[0].span.expect("located")), "g.lark:1:1");
+    }
+
+    #[test]
+    fn a_swap_of_neighbouring_letters_is_suggested() {
+        let (_, t, _) = table("item: \"x\"\nITEM: \"y\"\n");
+        let mut d = Vec::new();
+        let span = crate::diagnostics::Span::new(crate::diagnostics::FileId(0), 0, 4);
+        for name in ["itme", "ITME"] {
+            assert!(t.resolve(&Ident { name: name.into(), span }, &mut d).is_none());
+        }
+        assert_eq!(d[0].help.as_deref(), Some("did you mean `item`?"), "a rule for a rule");
+        assert_eq!(d[1].help.as_deref(), Some("did you mean `ITEM`?"), "a terminal for a terminal");
+    }
+
+    #[test]
+    fn suggestions_for_many_undefined_names_stop_at_the_budget() {
+        // Each search reads every definition, so with thousands of undefined names the
+        // searches share one budget: the first names get a suggestion, the last do not.
+        let n = 5_000;
+        let text: String = (0..n).map(|i| format!("y{i}: \"a\"\n")).collect();
+        let (_, t, _) = table(&text);
+        let mut d = Vec::new();
+        let span = crate::diagnostics::Span::new(crate::diagnostics::FileId(0), 0, 1);
+        for i in 0..n {
+            assert!(t.resolve(&Ident { name: format!("x{i}"), span }, &mut d).is_none());
+        }
+        assert_eq!(d.len(), n);
+        assert_eq!(d[0].help.as_deref(), Some("did you mean `y0`?"));
+        assert_eq!(d[n - 1].help.as_deref(), Some(format!("define it, e.g. `x{}: ...`", n - 1).as_str()));
     }
 
     #[test]
