@@ -22,6 +22,8 @@
 //! - `key`: the mask key, its recipe of stored masks and token edits, [`MaskDescription`];
 //! - `indent_mask`: tokens that would give a new line an impossible indentation;
 //! - `cache`: [`MaskCache`], rows by key, shared by the sessions of one artifact;
+//! - `history`: what [`Session::rollback`] restores (a text length per token, a checkpoint state
+//!   every 32 tokens);
 //! - `context`: the per-artifact tables every step reads.
 //!
 //! Plain `u32` token ids and `&mut [u32]` rows are this module's public edge (what inference
