@@ -152,12 +152,12 @@ pub fn prepare_text(artifact: &Artifact, tokenizer: &Tokenizer, path: &Path, tex
     let Some(vocab) = artifact.payload().vocab.as_ref().map(Vocab::new) else {
         return Prepared::Fail("the artifact has no vocabulary".into());
     };
-    // `encode_fast` is `encode` without the offsets, which are not needed here.
-    let encoding = match tokenizer.encode_fast(string, false) {
-        Ok(e) => e,
+    // The ids only: `encode_fast`'s `Encoding` (strings, offsets, masks per token) would be the
+    // peak of the whole run on a large file.
+    let ids = match syncodec::vocab::encode_ids(tokenizer, string) {
+        Ok(ids) => ids,
         Err(e) => return Prepared::Skip(format!("the tokenizer could not encode it: {e}")),
     };
-    let ids = encoding.get_ids().to_vec();
     let mut starts = Vec::with_capacity(ids.len() + 1);
     let mut decoded: Vec<u8> = Vec::with_capacity(text.len());
     for (i, &id) in ids.iter().enumerate() {

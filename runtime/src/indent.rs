@@ -31,10 +31,13 @@
 //! **Invariant:** no panics for any text or settings (a `tab_len` of 0 is treated as 1); on an
 //! error the indenter's state is unchanged.
 
+use std::sync::Arc;
+
 use syncodec_artifacts::ids::{ArchivedId, TerminalId};
 use syncodec_artifacts::schema::ArchivedIndentation;
 
 use crate::lexer::Lexeme;
+use crate::stack::SharedStack;
 
 /// An inconsistent dedent at byte `offset` (the start of the line's first lexeme).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,17 +48,19 @@ pub struct IndentError {
     pub width: u32,
 }
 
-/// The indentation state machine; see the module docs for the rules.
+/// The indentation state machine; see the module docs for the rules. Cloning costs O(1): the
+/// bracket sets and the levels are shared (sessions clone the layout state as often as the
+/// parser).
 #[derive(Debug, Clone)]
 pub struct Indenter {
     newline: TerminalId,
     indent: TerminalId,
     dedent: TerminalId,
-    open: Vec<TerminalId>,
-    close: Vec<TerminalId>,
+    open: Arc<[TerminalId]>,
+    close: Arc<[TerminalId]>,
     tab_len: u32,
-    /// Indentation levels, strictly increasing, always starting with 0.
-    stack: Vec<u32>,
+    /// Indentation levels, strictly increasing from the bottom, which is always 0.
+    stack: SharedStack<u32>,
     bracket_depth: usize,
     /// Width to apply before the next non-newline lexeme.
     pending: Option<u32>,
@@ -67,6 +72,8 @@ pub struct Indenter {
 
 impl Indenter {
     pub fn new(settings: &ArchivedIndentation) -> Indenter {
+        let mut stack = SharedStack::new();
+        stack.push(0);
         Indenter {
             newline: settings.newline.to_id(),
             indent: settings.indent.to_id(),
@@ -74,7 +81,7 @@ impl Indenter {
             open: settings.open_brackets.iter().map(|t| t.to_id()).collect(),
             close: settings.close_brackets.iter().map(|t| t.to_id()).collect(),
             tab_len: settings.tab_len.to_native().max(1),
-            stack: vec![0],
+            stack,
             bracket_depth: 0,
             pending: None,
             started: false,
@@ -88,9 +95,17 @@ impl Indenter {
         self.newline
     }
 
-    /// Current indentation levels, outermost (0) first.
-    pub fn levels(&self) -> &[u32] {
-        &self.stack
+    /// A copy of the current indentation levels, outermost (0) first. O(levels);
+    /// [`Indenter::n_levels`] is O(1).
+    pub fn levels(&self) -> Vec<u32> {
+        let mut levels: Vec<u32> = self.stack.iter().copied().collect();
+        levels.reverse();
+        levels
+    }
+
+    /// Number of indentation levels (1 at the start: level 0).
+    pub fn n_levels(&self) -> usize {
+        self.stack.len()
     }
 
     /// Current bracket nesting depth.
@@ -177,19 +192,20 @@ impl Indenter {
 
     /// Moves to indentation `width` at byte `at`; on error nothing changes.
     fn apply(&mut self, width: u32, at: usize, out: &mut Vec<Lexeme>) -> Result<(), IndentError> {
-        let top = self.stack.last().copied().unwrap_or(0);
+        let top = self.stack.peek().copied().unwrap_or(0);
         if width > top {
             self.stack.push(width);
             self.emit(Lexeme { terminal: self.indent, start: at, end: at }, out);
         } else if width < top {
-            let keep = self.stack.iter().rposition(|&level| level <= width).map_or(0, |i| i + 1);
-            if keep == 0 || self.stack[keep - 1] != width {
+            // The levels above `width`, from the top; the next one down must be `width` itself.
+            let above = self.stack.iter().take_while(|&&level| level > width).count();
+            if self.stack.iter().nth(above) != Some(&width) {
                 return Err(IndentError { offset: at, width });
             }
-            for _ in keep..self.stack.len() {
+            for _ in 0..above {
                 self.emit(Lexeme { terminal: self.dedent, start: at, end: at }, out);
+                self.stack.pop();
             }
-            self.stack.truncate(keep);
         }
         Ok(())
     }
@@ -201,10 +217,10 @@ impl Indenter {
         if self.emitted_any && !self.last_was_newline {
             self.emit(Lexeme { terminal: self.newline, start: end, end }, out);
         }
-        for _ in 1..self.stack.len() {
+        while self.stack.len() > 1 {
             self.emit(Lexeme { terminal: self.dedent, start: end, end }, out);
+            self.stack.pop();
         }
-        self.stack.truncate(1);
     }
 }
 
@@ -300,7 +316,8 @@ mod tests {
         assert_eq!(indenter.width(b" \t "), 9);
         assert_eq!(indenter.width(b"  \x0c "), 1);
         assert_eq!(indenter.width(b"  # x"), 2);
-        assert_eq!(indenter.levels(), &[0]);
+        assert_eq!(indenter.levels(), [0]);
+        assert_eq!(indenter.n_levels(), 1);
         assert_eq!(indenter.bracket_depth(), 0);
     }
 }

@@ -12,6 +12,7 @@
 //! - [`masks`]: the artifact's vocabulary and DFA mask store, unions into bitmasks.
 //! - [`session`]: per-sequence incremental lexing/parsing and the token mask per step.
 //! - [`apply`]: applying token masks to logits on the CPU.
+//! - `stack`: the persistent (structurally shared) stack the parser's state stack is made of.
 //!
 //! **Invariant:** no function of this crate panics or loops forever on any artifact bytes or any
 //! text; problems are errors ("fail closed").
@@ -24,6 +25,7 @@ pub mod masks;
 pub mod parser;
 pub mod semicolon;
 pub mod session;
+mod stack;
 
 #[cfg(test)]
 mod testing;

@@ -3,7 +3,9 @@
 //!
 //! [`Parser`] owns an LR state stack (bottom: `lr.start_state`). [`Parser::feed`] runs the
 //! reductions a terminal triggers and then shifts it; `Reduce(p)` pops `rhs.len()` states and
-//! pushes `goto(top, lhs)`. [`Parser::finish`] does the same on the End column (the last one)
+//! pushes `goto(top, lhs)`. The stack is persistent ([`SharedStack`]): cloning a parser costs
+//! O(1) and clones share the states below the point where they part, so a session's snapshots,
+//! hypotheses and mask queries hold O(depth + shifts) states in all, not O(clones × depth). [`Parser::finish`] does the same on the End column (the last one)
 //! and succeeds when it reaches `Accept`, which the artifact contract places on the End column of
 //! `goto(start_state, start rule)`. Both are transactional: the reductions run on a scratch copy
 //! of the top of the stack and are committed only when the terminal is shifted, so a rejected
@@ -30,6 +32,7 @@ use syncodec_artifacts::schema::{Action, ArchivedCompiledGrammar, ArchivedTermin
 use crate::indent::{IndentError, Indenter};
 use crate::lexer::{Lexeme, Lexer};
 use crate::semicolon::SemicolonInserter;
+use crate::stack::SharedStack;
 
 /// Why the parser refused a terminal or the end of input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -47,36 +50,56 @@ enum Outcome {
     Accept,
 }
 
-/// An LR parser over one grammar's tables. Cheap to clone (one `Vec` of states).
+/// An LR parser over one grammar's tables. Cloning costs O(1): the state stack is shared (see
+/// the module docs), and a feed costs O(states popped and pushed), whatever the depth.
 #[derive(Clone)]
 pub struct Parser<'g> {
     grammar: &'g ArchivedCompiledGrammar,
-    stack: Vec<LrStateId>,
+    /// Never empty: the bottom is the start state.
+    stack: SharedStack<LrStateId>,
+    /// The states a feed's reductions push, before they are committed (kept for its allocation).
     scratch: Vec<LrStateId>,
 }
 
 impl<'g> Parser<'g> {
     pub fn new(grammar: &'g ArchivedCompiledGrammar) -> Parser<'g> {
-        Parser { grammar, stack: vec![LrStateId::from_raw(grammar.lr.start_state.to_native())], scratch: Vec::new() }
+        let mut stack = SharedStack::new();
+        stack.push(LrStateId::from_raw(grammar.lr.start_state.to_native()));
+        Parser { grammar, stack, scratch: Vec::new() }
     }
 
     pub fn grammar(&self) -> &'g ArchivedCompiledGrammar {
         self.grammar
     }
 
-    /// The state stack, bottom (the start state) first.
-    pub fn stack(&self) -> &[LrStateId] {
-        &self.stack
+    /// A copy of the state stack, bottom (the start state) first. O(depth): for diagnostics and
+    /// tests; [`Parser::state`] and [`Parser::depth`] are O(1).
+    pub fn stack(&self) -> Vec<LrStateId> {
+        let mut states: Vec<LrStateId> = self.stack.iter().copied().collect();
+        states.reverse();
+        states
+    }
+
+    /// Number of states on the stack (1 at the start).
+    pub fn depth(&self) -> usize {
+        self.stack.len()
+    }
+
+    /// Adds the addresses of the stack's nodes to `seen`; returns how many were new (memory
+    /// tests count the states many parsers hold together).
+    #[cfg(test)]
+    pub(crate) fn count_new_stack_nodes(&self, seen: &mut std::collections::HashSet<usize>) -> usize {
+        self.stack.count_new_nodes(seen)
     }
 
     /// The state on top of the stack.
     pub fn state(&self) -> LrStateId {
-        self.stack.last().copied().unwrap_or(LrStateId::from_raw(self.grammar.lr.start_state.to_native()))
+        self.stack.peek().copied().unwrap_or(LrStateId::from_raw(self.grammar.lr.start_state.to_native()))
     }
 
-    /// Back to the start state, keeping the allocations.
+    /// Back to the start state.
     pub fn reset(&mut self) {
-        self.stack.clear();
+        self.stack = SharedStack::new();
         self.stack.push(LrStateId::from_raw(self.grammar.lr.start_state.to_native()));
     }
 
@@ -114,11 +137,13 @@ impl<'g> Parser<'g> {
     }
 
     /// Runs the reductions `column` triggers without touching `self.stack`: the virtual stack
-    /// is `stack[..keep]` followed by `scratch`. Returns `keep` and the final action.
+    /// is the bottom `keep` states of the stack (`base`) followed by `scratch`. Returns `keep`
+    /// and the final action.
     fn run(&self, column: usize, scratch: &mut Vec<LrStateId>) -> Result<(usize, Outcome), FeedError> {
         let grammar = self.grammar;
         let end = self.end_column();
-        let mut keep = self.stack.len();
+        let mut base = &self.stack;
+        let mut keep = base.len();
         scratch.clear();
         let mut budget = keep
             .saturating_add(1)
@@ -127,7 +152,7 @@ impl<'g> Parser<'g> {
         loop {
             let top = match scratch.last() {
                 Some(&s) => s,
-                None => *keep.checked_sub(1).and_then(|i| self.stack.get(i)).ok_or(FeedError::Corrupt("empty stack"))?,
+                None => *base.peek().ok_or(FeedError::Corrupt("empty stack"))?,
             };
             match self.action(top, column)? {
                 Action::Error => return Err(FeedError::Unexpected),
@@ -146,10 +171,13 @@ impl<'g> Parser<'g> {
                     }
                     let from_scratch = n.min(scratch.len());
                     scratch.truncate(scratch.len() - from_scratch);
-                    keep -= n - from_scratch;
+                    for _ in from_scratch..n {
+                        base = base.below().ok_or(FeedError::Corrupt("empty stack"))?;
+                    }
+                    keep = base.len();
                     let top = match scratch.last() {
                         Some(&s) => s,
-                        None => *keep.checked_sub(1).and_then(|i| self.stack.get(i)).ok_or(FeedError::Corrupt("empty stack"))?,
+                        None => *base.peek().ok_or(FeedError::Corrupt("empty stack"))?,
                     };
                     scratch.push(self.goto(top, production.lhs.raw() as usize)?);
                 }
@@ -166,8 +194,13 @@ impl<'g> Parser<'g> {
         let result = self.run(terminal.as_usize(), &mut scratch);
         let out = match result {
             Ok((keep, Outcome::Shift(target))) => {
-                self.stack.truncate(keep);
-                self.stack.extend_from_slice(&scratch);
+                // Pops free the nodes no clone holds; pushes allocate one node each.
+                while self.stack.len() > keep {
+                    self.stack.pop();
+                }
+                for &state in &scratch {
+                    self.stack.push(state);
+                }
                 self.stack.push(target);
                 Ok(())
             }

@@ -19,6 +19,8 @@
 //!
 //! **Invariant:** no panics; the state is one terminal id, so cloning is free.
 
+use std::sync::Arc;
+
 use syncodec_artifacts::ids::{ArchivedId, TerminalId};
 use syncodec_artifacts::schema::ArchivedAutoSemicolon;
 
@@ -29,7 +31,8 @@ use crate::lexer::Lexeme;
 pub struct SemicolonInserter {
     newline: TerminalId,
     semicolon: TerminalId,
-    triggers: Vec<TerminalId>,
+    /// Shared between clones (sessions clone the layout state as often as the parser).
+    triggers: Arc<[TerminalId]>,
     /// The last lexeme's terminal passed on, if any.
     last: Option<TerminalId>,
 }

@@ -360,6 +360,10 @@ const VALUES: &[(&str, &[&str])] = &[
 
 /// `start: stmt+ ; stmt: target "=" value _NL ; target: NAME | "(" NAME ")"`, no indentation.
 pub fn assign_bytes() -> Vec<u8> {
+    encode(assign_grammar())
+}
+
+pub fn assign_grammar() -> CompiledGrammar {
     let mut rules: Vec<(&str, &[&str])> = vec![
         ("start", &["stmts"]),
         ("stmts", &["stmt"]),
@@ -369,11 +373,15 @@ pub fn assign_bytes() -> Vec<u8> {
         ("target", &["LPAR", "NAME", "RPAR"]),
     ];
     rules.extend_from_slice(VALUES);
-    encode(grammar("assign", &rules, false))
+    grammar("assign", &rules, false)
 }
 
 /// Python-like blocks: `stmt: simple _NL | "if" NAME ":" _NL _INDENT stmts _DEDENT`.
 pub fn blocks_bytes() -> Vec<u8> {
+    encode(blocks_grammar())
+}
+
+pub fn blocks_grammar() -> CompiledGrammar {
     let mut rules: Vec<(&str, &[&str])> = vec![
         ("start", &["stmts"]),
         ("stmts", &["stmt"]),
@@ -384,7 +392,7 @@ pub fn blocks_bytes() -> Vec<u8> {
         ("simple", &["NAME"]),
     ];
     rules.extend_from_slice(VALUES);
-    encode(grammar("blocks", &rules, true))
+    grammar("blocks", &rules, true)
 }
 
 pub fn assign() -> Artifact {
@@ -393,4 +401,54 @@ pub fn assign() -> Artifact {
 
 pub fn blocks() -> Artifact {
     Artifact::from_bytes(&blocks_bytes()).unwrap()
+}
+
+/// `grammar` with a vocabulary of `tokens` (ids in order) followed by one EOS id, and a mask store
+/// whose masks are all empty: enough for a session's `accept_token` and `rollback`, whose checks
+/// are exact and never read the store (its masks are not meaningful).
+pub fn with_tokens(grammar: CompiledGrammar, tokens: &[&str]) -> Artifact {
+    let mut state_base = Vec::new();
+    let mut n_states = 0u32;
+    for terminal in &grammar.terminals {
+        match &terminal.dfa {
+            Some(d) => {
+                state_base.push(n_states);
+                n_states += d.n_states;
+            }
+            None => state_base.push(NONE),
+        }
+    }
+    let mut token_offsets = vec![0u32];
+    let mut token_bytes = Vec::new();
+    for token in tokens.iter().chain(std::iter::once(&"<eos>")) {
+        token_bytes.extend_from_slice(token.as_bytes());
+        token_offsets.push(token_bytes.len() as u32);
+    }
+    let eos = tokens.len() as u32;
+    let vocab = Vocabulary {
+        width: eos + 1,
+        n_tokens: eos + 1,
+        token_offsets,
+        token_bytes,
+        special: vec![eos],
+        eos: vec![eos],
+        first_ids: vec![],
+        first_offsets: vec![0],
+        first_bytes: vec![],
+        kind: "plain".into(),
+        source: "test".into(),
+    };
+    let masks = MaskStore {
+        state_base,
+        live: vec![NONE; n_states as usize],
+        split_start: vec![0; n_states as usize + 1],
+        split_follower: vec![],
+        split_mask: vec![],
+        after_ignore: vec![NONE; grammar.ignore.len() * grammar.terminals.len()],
+        mask_kind: vec![],
+        mask_offset: vec![0],
+        mask_data: vec![],
+    };
+    let bytes = syncodec_artifacts::encode(&Payload { grammar, vocab: Some(vocab), masks: Some(masks) }, syncodec_artifacts::header::FLAG_HAS_VOCAB, [0; 32], [0; 32], "test").unwrap();
+    Artifact::from_bytes(&bytes).unwrap()
 }

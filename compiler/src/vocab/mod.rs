@@ -230,6 +230,24 @@ pub fn tokenizer_from_bytes(bytes: &[u8], name: &str) -> Result<Tokenizer, Vocab
     }
 }
 
+/// The ids `tokenizer` encodes `text` to, without special tokens: the ids of
+/// `tokenizer.encode_fast(text, false)` (added tokens, normalizer, pre-tokenizer, model), without
+/// building its `Encoding`, whose per-token strings, offsets and masks cost about 100 bytes per
+/// token more (a 2 MB file of 1.5M tokens peaked at 213 MB of heap). A `truncation` or `padding`
+/// section of the tokenizer.json is not applied (the whole text is encoded), nor is the
+/// post-processor, which adds or changes no ids without special tokens.
+pub fn encode_ids(tokenizer: &Tokenizer, text: &str) -> Result<Vec<u32>, String> {
+    use tokenizers::{Model, OffsetReferential, OffsetType, PreTokenizer};
+    let mut pretokenized = tokenizer.get_added_vocabulary().extract_and_normalize(tokenizer.get_normalizer(), text);
+    if let Some(pre) = tokenizer.get_pre_tokenizer() {
+        pre.pre_tokenize(&mut pretokenized).map_err(|e| e.to_string())?;
+    }
+    let model = tokenizer.get_model();
+    pretokenized.tokenize(|normalized| model.tokenize(normalized.get())).map_err(|e| e.to_string())?;
+    let splits = pretokenized.get_splits(OffsetReferential::Original, OffsetType::None);
+    Ok(splits.into_iter().flat_map(|(_, _, tokens)| tokens.iter().flatten().map(|token| token.id)).collect())
+}
+
 /// Loads the vocabulary of the tokenizer.json at `path`.
 pub fn load(path: &Path, options: &VocabOptions) -> Result<Vocabulary, VocabError> {
     let tokenizer = load_tokenizer(path)?;

@@ -22,6 +22,8 @@
 //! - `key`: the mask key, its recipe of stored masks and token edits, [`MaskDescription`];
 //! - `indent_mask`: tokens that would give a new line an impossible indentation;
 //! - `cache`: [`MaskCache`], rows by key, shared by the sessions of one artifact;
+//! - `history`: what [`Session::rollback`] restores (a text length per token, a checkpoint state
+//!   every 32 tokens);
 //! - `context`: the per-artifact tables every step reads.
 //!
 //! Plain `u32` token ids and `&mut [u32]` rows are this module's public edge (what inference
@@ -36,6 +38,7 @@ use crate::masks::{StoreError, Vocab};
 
 mod cache;
 mod context;
+mod history;
 mod hyps;
 mod indent_mask;
 mod key;
@@ -44,6 +47,7 @@ pub use cache::MaskCache;
 pub use key::MaskDescription;
 
 use context::Core;
+use history::History;
 use hyps::State;
 use indent_mask::{IndentFilter, IndentGroups};
 use key::MaskKey;
@@ -89,15 +93,10 @@ pub struct Session<'a> {
     text: Vec<u8>,
     state: State<'a>,
     finished: bool,
-    history: Vec<Snapshot<'a>>,
+    /// What [`Session::rollback`] restores: a text length per accepted token and a checkpoint
+    /// state every few tokens (`history.rs`), O(text + tokens + depth) in all.
+    history: History<'a>,
     prefix_fed: bool,
-}
-
-/// The session before one accepted token, for [`Session::rollback`].
-struct Snapshot<'a> {
-    text_len: usize,
-    state: State<'a>,
-    finished: bool,
 }
 
 impl<'a> Session<'a> {
@@ -111,7 +110,7 @@ impl<'a> Session<'a> {
     pub fn with_cache(artifact: &'a Artifact, options: SessionOptions, cache: Arc<MaskCache>) -> Result<Session<'a>, SessionError> {
         let core = Core::new(artifact)?;
         let state = State::new(&core);
-        Ok(Session { core, cache, options, text: Vec::new(), state, finished: false, history: Vec::new(), prefix_fed: false })
+        Ok(Session { core, cache, options, text: Vec::new(), state, finished: false, history: History::new(), prefix_fed: false })
     }
 
     /// Logits width: the bitmask covers ids `0..width`.
@@ -228,7 +227,7 @@ impl<'a> Session<'a> {
             if !self.is_complete() {
                 return Err(SessionError::EosNotAllowed { id });
             }
-            self.push_history();
+            self.history.push(self.text.len(), || self.state.clone());
             self.finished = true;
             return Ok(());
         }
@@ -247,15 +246,13 @@ impl<'a> Session<'a> {
             return Err(SessionError::TokenRejected { id, text: String::from_utf8_lossy(bytes).into_owned() });
         }
         let old = std::mem::replace(&mut self.state, state);
-        self.history.push(Snapshot { text_len: from, state: old, finished: false });
+        self.history.push(from, || old);
         Ok(())
     }
 
-    fn push_history(&mut self) {
-        self.history.push(Snapshot { text_len: self.text.len(), state: self.state.clone(), finished: self.finished });
-    }
-
-    /// Undoes the last `n` accepted tokens (speculative decoding).
+    /// Undoes the last `n` accepted tokens (speculative decoding): any number up to
+    /// [`Session::n_accepted`]. Costs re-lexing fewer than 32 tokens (and fewer than 4 KiB) from the
+    /// nearest checkpoint, whatever `n`.
     pub fn rollback(&mut self, n: usize) -> Result<(), SessionError> {
         if n > self.history.len() {
             return Err(SessionError::RollbackTooFar { requested: n, available: self.history.len() });
@@ -263,12 +260,9 @@ impl<'a> Session<'a> {
         if n == 0 {
             return Ok(());
         }
-        let keep = self.history.len() - n;
-        let mut tail = self.history.split_off(keep);
-        let snap = tail.swap_remove(0);
-        self.text.truncate(snap.text_len);
-        self.state = snap.state;
-        self.finished = snap.finished;
+        self.history.rollback(n, &self.core, &mut self.text, &mut self.state);
+        // Nothing is accepted after EOS, so every token before the last one saw an unfinished session.
+        self.finished = false;
         Ok(())
     }
 
