@@ -10,7 +10,7 @@
 //! | 8   | 4  | format version ([`FORMAT_VERSION`]) |
 //! | 12  | 4  | header size (128) |
 //! | 16  | 4  | flags (bit 0: the payload holds a vocabulary and mask store) |
-//! | 20  | 4  | reserved, zero |
+//! | 20  | 4  | reserved, zero (a non-zero word or an unknown flag is refused as damage) |
 //! | 24  | 8  | payload length in bytes |
 //! | 32  | 32 | grammar hash (BLAKE3 of the grammar sources) |
 //! | 64  | 32 | vocabulary hash (BLAKE3 of the token byte strings; zero when absent) |
@@ -82,6 +82,16 @@ impl Header {
         if actual > expected {
             return Err(OpenError::Corrupt(format!("{} trailing bytes after the payload", actual - expected)));
         }
+        let u32_at = |at: usize| u32::from_le_bytes([file[at], file[at + 1], file[at + 2], file[at + 3]]);
+        // Unknown flags and a non-zero reserved word are refused, not ignored: this format
+        // version defines neither, so they are damage (a flipped bit), never a newer writer.
+        let flags = u32_at(16);
+        if flags & !FLAG_HAS_VOCAB != 0 {
+            return Err(OpenError::Corrupt(format!("unknown header flags {flags:#x}")));
+        }
+        if u32_at(20) != 0 {
+            return Err(OpenError::Corrupt("the header's reserved word is not zero".into()));
+        }
         let mut grammar_hash = [0u8; 32];
         grammar_hash.copy_from_slice(&file[32..64]);
         let mut vocab_hash = [0u8; 32];
@@ -91,8 +101,7 @@ impl Header {
         let version_bytes = &file[112..128];
         let end = version_bytes.iter().position(|&b| b == 0).unwrap_or(16);
         let compiler_version = String::from_utf8_lossy(&version_bytes[..end]).into_owned();
-        let u32_at = |at: usize| u32::from_le_bytes([file[at], file[at + 1], file[at + 2], file[at + 3]]);
-        Ok(Header { format_version: u32_at(8), flags: u32_at(16), payload_len: expected - HEADER_LEN as u64, grammar_hash, vocab_hash, payload_checksum, compiler_version })
+        Ok(Header { format_version: u32_at(8), flags, payload_len: expected - HEADER_LEN as u64, grammar_hash, vocab_hash, payload_checksum, compiler_version })
     }
 
     /// Checks the fixed fields at the start of an artifact (magic, format version, header size)
@@ -170,5 +179,18 @@ mod tests {
         wrong[8] = 99;
         assert!(matches!(Header::parse(&wrong), Err(OpenError::VersionMismatch { found: 99, .. })));
         assert!(matches!(Header::parse(&[0x28, 0xB5, 0x2F, 0xFD, 0]), Err(OpenError::Compressed)));
+    }
+
+    #[test]
+    fn unknown_flags_and_a_reserved_word_are_damage() {
+        let file = sample(b"0123456789abcdef");
+        for (at, bit) in [(16, 1), (19, 7), (20, 0), (23, 7)] {
+            let mut flipped = file.clone();
+            flipped[at] ^= 1 << bit;
+            assert!(matches!(Header::parse(&flipped), Err(OpenError::Corrupt(_))), "byte {at} bit {bit}");
+        }
+        let mut with_vocab = file.clone();
+        with_vocab[16] |= FLAG_HAS_VOCAB as u8;
+        assert_eq!(Header::parse(&with_vocab).unwrap().flags, FLAG_HAS_VOCAB);
     }
 }

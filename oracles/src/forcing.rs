@@ -17,13 +17,11 @@ use syncodec::vocab::{Tokenizer, VocabOptions};
 
 use crate::OracleError;
 
-/// Opens `path`, verifies its payload checksum (a flipped byte anywhere, the mask store
-/// included, is an error: the store's bytes are not covered by open-time validation), and
-/// requires a vocabulary and mask store.
+/// Opens `path` (the default open verifies the payload checksum: a flipped byte anywhere, the
+/// mask store included, is an error), and requires a vocabulary and mask store.
 pub fn open_with_masks(path: &Path) -> Result<Artifact, OracleError> {
     let open_error = |source| OracleError::Open { path: path.display().to_string(), source };
     let artifact = Artifact::open(path).map_err(open_error)?;
-    artifact.verify_integrity().map_err(open_error)?;
     let payload = artifact.payload();
     if payload.vocab.is_none() || payload.masks.is_none() {
         return Err(open_error(syncodec_artifacts::OpenError::NoVocabulary));

@@ -4,18 +4,32 @@
 //! copy for artifacts that never touch disk or were zstd-packed) and remembers where the
 //! validated rkyv root lies inside them. A zstd-packed artifact (`syncodec build --zstd`, magic
 //! `28 B5 2F FD`) is recognized by its magic and unpacked into memory first, at most
-//! [`pack::MAX_UNPACKED_LEN`] bytes; everything after that is the same. Opening runs, in order: the header check ([`syncodec_artifacts::split`]: magic,
-//! format version, lengths; O(1)), then rkyv's structural validation plus the semantic checks of
-//! [`syncodec_artifacts::access`] (cost proportional to the number of archived objects and table
-//! ids, not to the mask bytes). The full payload checksum reads every byte and is therefore
-//! separate: [`Artifact::verify_integrity`]. [`Artifact::check_vocabulary`] tells whether the
-//! artifact was built for the caller's tokenizer.
+//! [`pack::MAX_UNPACKED_LEN`] bytes; everything after that is the same.
 //!
-//! **Invariant:** [`Artifact::open`], [`Artifact::from_bytes`] and [`Artifact::from_aligned`]
-//! never panic and never cause UB for any input (empty, truncated, bit-flipped, wrong magic, wrong
-//! version): every malformed artifact is an [`OpenError`]. After a successful open, every id in
-//! the grammar tables is below the length of the table it indexes; readers still index with
-//! `get()` and treat a miss as an error.
+//! Opening runs, in order:
+//! 1. the header check ([`syncodec_artifacts::split`]: magic, format version, lengths; O(1));
+//! 2. the payload checksum (BLAKE3 of every payload byte against the header's): a flipped bit
+//!    anywhere in the payload, mask store included, is [`OpenError::ChecksumMismatch`]. This is
+//!    the one step that reads every byte (about 1.5 ms for python × llama3's 12.7 MB, see
+//!    `docs/artifact-format.md`); it runs before rkyv sees the payload;
+//! 3. rkyv's structural validation plus the semantic checks of [`syncodec_artifacts::access`]
+//!    (cost proportional to the number of archived objects and table ids, not to the mask bytes).
+//!
+//! [`Artifact::open`], [`Artifact::from_bytes`] and [`Artifact::from_aligned`] run all three:
+//! the default is safe for a file of unknown origin. The `_unverified` twins
+//! ([`Artifact::open_unverified`], [`Artifact::from_bytes_unverified`],
+//! [`Artifact::from_aligned_unverified`]) skip step 2, for callers that verified these exact bytes
+//! before (a server reopening a file it checked at deployment). They are still memory-safe and
+//! never panic on any input (steps 1 and 3 run), but a flipped bit in the mask store then goes
+//! unnoticed and serves wrong masks: use them only for trusted bytes (`docs/threat-model.md`).
+//! [`Artifact::check_vocabulary`] tells whether the artifact was built for the caller's tokenizer.
+//!
+//! **Invariant:** every constructor of [`Artifact`] never panics and never causes UB for any
+//! input (empty, truncated, bit-flipped, wrong magic, wrong version): every malformed artifact is
+//! an [`OpenError`]. After a successful open, every id in the grammar tables is below the length
+//! of the table it indexes; readers still index with `get()` and treat a miss as an error. After a
+//! successful verified open, the payload is byte for byte the one the compiler wrote (up to
+//! BLAKE3's 128-bit collision resistance).
 //!
 //! **Invariant:** `Artifact` is `Send + Sync`; it is shared by reference (or `Arc`) across threads.
 //!
@@ -28,7 +42,7 @@ use std::fmt;
 use std::fs::File;
 use std::path::Path;
 
-use memmap2::Mmap;
+use memmap2::{Mmap, MmapOptions};
 use syncodec_artifacts::header::FLAG_HAS_VOCAB;
 use syncodec_artifacts::pack;
 use syncodec_artifacts::schema::{ArchivedCompiledGrammar, ArchivedPayload};
@@ -61,13 +75,35 @@ pub struct Artifact {
     root: usize,
 }
 
+/// Whether opening verifies the payload checksum (see the module docs, step 2).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Integrity {
+    Verify,
+    Trust,
+}
+
 impl Artifact {
-    /// Maps the file at `path` and validates it. Reads the header and the archived tables that
-    /// validation touches, never the whole file (the mask store's bytes are not read).
+    /// Maps the file at `path`, verifies its payload checksum and validates it: the safe default
+    /// for a file of any origin. Reads every byte once (the checksum; see the module docs for
+    /// the cost). A zstd-packed file is unpacked into memory first.
     ///
-    /// Never panics; any malformed file is an [`OpenError`].
+    /// Never panics; any malformed or corrupted file is an [`OpenError`] (a flipped payload bit:
+    /// [`OpenError::ChecksumMismatch`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Artifact, OpenError> {
-        let file = File::open(path.as_ref())?;
+        Artifact::open_with(path.as_ref(), Integrity::Verify)
+    }
+
+    /// As [`Artifact::open`] without the payload checksum: for a file the caller has verified
+    /// before (for example with [`Artifact::verify_integrity`] at deployment) and trusts not to
+    /// have changed since. Reads only the header and the tables validation touches, never the mask
+    /// store. Still never panics and never causes UB for any input, but a corrupted mask store
+    /// opens and serves wrong masks.
+    pub fn open_unverified(path: impl AsRef<Path>) -> Result<Artifact, OpenError> {
+        Artifact::open_with(path.as_ref(), Integrity::Trust)
+    }
+
+    fn open_with(path: &Path, integrity: Integrity) -> Result<Artifact, OpenError> {
+        let file = File::open(path)?;
         let len = file.metadata()?.len();
         let storage = if len == 0 {
             Storage::Empty
@@ -75,7 +111,13 @@ impl Artifact {
             // SAFETY: the map is read-only and private to this `Artifact`. Concurrent
             // modification of the file by another process is the documented mmap caveat (see
             // the module docs); this crate never writes to it.
-            match unsafe { Mmap::map(&file) } {
+            // The verified open reads every byte, so the map is populated up front (one call
+            // instead of a page fault per few pages; a hint, ignored where unsupported).
+            let mut options = MmapOptions::new();
+            if integrity == Integrity::Verify {
+                options.populate();
+            }
+            match unsafe { options.map(&file) } {
                 Ok(map) => Storage::Mapped(map),
                 // The file shrank to nothing between `metadata` and `map`.
                 Err(_) if file.metadata().map(|m| m.len() == 0).unwrap_or(false) => Storage::Empty,
@@ -84,33 +126,58 @@ impl Artifact {
         };
         if pack::is_packed(storage.bytes()) {
             // A packed file is read once to decompress it; the map is dropped afterwards.
-            return Artifact::from_storage(Storage::Owned(pack::unpack(storage.bytes(), pack::MAX_UNPACKED_LEN)?));
+            return Artifact::from_storage(Storage::Owned(pack::unpack(storage.bytes(), pack::MAX_UNPACKED_LEN)?), integrity);
         }
-        Artifact::from_storage(storage)
+        Artifact::from_storage(storage, integrity)
     }
 
-    /// Copies `bytes` (an artifact, or a zstd-packed one) into an aligned buffer and validates
-    /// it (for artifacts held in memory, e.g. handed over by the compiler without touching disk).
-    /// Never panics.
+    /// Copies `bytes` (an artifact, or a zstd-packed one) into an aligned buffer, verifies its
+    /// payload checksum and validates it (for artifacts held in memory, e.g. handed over by the
+    /// compiler without touching disk). Never panics.
     pub fn from_bytes(bytes: &[u8]) -> Result<Artifact, OpenError> {
+        Artifact::from_bytes_with(bytes, Integrity::Verify)
+    }
+
+    /// As [`Artifact::from_bytes`] without the payload checksum, for trusted bytes (see
+    /// [`Artifact::open_unverified`]).
+    pub fn from_bytes_unverified(bytes: &[u8]) -> Result<Artifact, OpenError> {
+        Artifact::from_bytes_with(bytes, Integrity::Trust)
+    }
+
+    fn from_bytes_with(bytes: &[u8], integrity: Integrity) -> Result<Artifact, OpenError> {
         if pack::is_packed(bytes) {
-            return Artifact::from_storage(Storage::Owned(pack::unpack(bytes, pack::MAX_UNPACKED_LEN)?));
+            return Artifact::from_storage(Storage::Owned(pack::unpack(bytes, pack::MAX_UNPACKED_LEN)?), integrity);
         }
-        Artifact::from_storage(Storage::Owned(AlignedBytes::copy_from(bytes)))
+        Artifact::from_storage(Storage::Owned(AlignedBytes::copy_from(bytes)), integrity)
     }
 
-    /// Validates an already aligned buffer without copying it (a packed one is unpacked first).
-    /// Never panics.
+    /// Verifies and validates an already aligned buffer without copying it (a packed one is
+    /// unpacked first). Never panics.
     pub fn from_aligned(bytes: AlignedBytes) -> Result<Artifact, OpenError> {
-        if pack::is_packed(bytes.as_slice()) {
-            return Artifact::from_storage(Storage::Owned(pack::unpack(bytes.as_slice(), pack::MAX_UNPACKED_LEN)?));
-        }
-        Artifact::from_storage(Storage::Owned(bytes))
+        Artifact::from_aligned_with(bytes, Integrity::Verify)
     }
 
-    fn from_storage(storage: Storage) -> Result<Artifact, OpenError> {
+    /// As [`Artifact::from_aligned`] without the payload checksum, for trusted bytes (see
+    /// [`Artifact::open_unverified`]).
+    pub fn from_aligned_unverified(bytes: AlignedBytes) -> Result<Artifact, OpenError> {
+        Artifact::from_aligned_with(bytes, Integrity::Trust)
+    }
+
+    fn from_aligned_with(bytes: AlignedBytes, integrity: Integrity) -> Result<Artifact, OpenError> {
+        if pack::is_packed(bytes.as_slice()) {
+            return Artifact::from_storage(Storage::Owned(pack::unpack(bytes.as_slice(), pack::MAX_UNPACKED_LEN)?), integrity);
+        }
+        Artifact::from_storage(Storage::Owned(bytes), integrity)
+    }
+
+    /// Steps 1-3 of the module docs, in that order: the checksum is verified before rkyv reads
+    /// a payload byte.
+    fn from_storage(storage: Storage, integrity: Integrity) -> Result<Artifact, OpenError> {
         let file = storage.bytes();
         let checked = syncodec_artifacts::split(file)?;
+        if integrity == Integrity::Verify {
+            syncodec_artifacts::verify_checksum(&checked)?;
+        }
         let payload = syncodec_artifacts::access(checked.payload_bytes)?;
         let flagged = checked.header.flags & FLAG_HAS_VOCAB != 0;
         if flagged != payload.vocab.is_some() {
@@ -179,8 +246,10 @@ impl Artifact {
         self.storage.bytes().is_empty()
     }
 
-    /// Verifies the payload checksum recorded in the header. Reads every byte of the artifact;
-    /// call it once after copying or downloading a file, not on every open.
+    /// Verifies the payload checksum recorded in the header. Reads every byte of the artifact.
+    /// [`Artifact::open`] already did this; it is for artifacts opened with an `_unverified`
+    /// call (`syncodec inspect` opens unverified to describe a corrupted file, then reports the
+    /// checksum with this).
     pub fn verify_integrity(&self) -> Result<(), OpenError> {
         let checked = syncodec_artifacts::split(self.storage.bytes())?;
         syncodec_artifacts::verify_checksum(&checked)
@@ -269,13 +338,14 @@ mod tests {
 
     #[test]
     fn every_bit_flip_is_an_error_or_a_valid_artifact_never_a_panic() {
+        // The unverified open: structural and semantic validation alone must hold.
         let bytes = testing::assign_bytes();
         let mut opened = 0;
         for i in 0..bytes.len() {
             for bit in 0..8 {
                 let mut flipped = bytes.clone();
                 flipped[i] ^= 1 << bit;
-                if let Ok(artifact) = Artifact::from_bytes(&flipped) {
+                if let Ok(artifact) = Artifact::from_bytes_unverified(&flipped) {
                     opened += 1;
                     // Whatever survived validation must be usable without panics.
                     let _ = crate::parser::parse(artifact.grammar(), b"x = 1\n(y) = 22\n");
@@ -287,6 +357,49 @@ mod tests {
         }
         // Flips in the header's hashes and version string leave a valid artifact.
         assert!(opened >= 64 * 8, "only {opened} flipped artifacts opened");
+    }
+
+    #[test]
+    fn the_default_open_refuses_every_payload_bit_flip() {
+        let bytes = testing::assign_bytes();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flipped.syncode");
+        for i in HEADER_LEN..bytes.len() {
+            for bit in 0..8 {
+                let mut flipped = bytes.clone();
+                flipped[i] ^= 1 << bit;
+                let err = Artifact::from_bytes(&flipped).map(|_| ()).unwrap_err();
+                assert!(matches!(err, OpenError::ChecksumMismatch), "byte {i} bit {bit}: {err}");
+                assert!(Artifact::from_aligned(AlignedBytes::copy_from(&flipped)).is_err(), "byte {i} bit {bit} opened from_aligned");
+                // The file path too (one bit per byte, to keep the test fast).
+                if bit == i % 8 {
+                    std::fs::write(&path, &flipped).unwrap();
+                    assert!(matches!(Artifact::open(&path), Err(OpenError::ChecksumMismatch)), "byte {i} bit {bit} opened from a file");
+                }
+            }
+        }
+        // The same flips inside a zstd-packed artifact.
+        for i in (HEADER_LEN..bytes.len()).step_by(7) {
+            let mut flipped = bytes.clone();
+            flipped[i] ^= 1 << (i % 8);
+            let packed = pack::pack(&flipped, 1).unwrap();
+            assert!(matches!(Artifact::from_bytes(&packed), Err(OpenError::ChecksumMismatch)), "packed, byte {i}");
+        }
+        // Header flips: the checksum, lengths, flags, magic and version are refused; only the two
+        // identifying hashes and the compiler version string are not covered (a flipped
+        // vocabulary hash fails `check_vocabulary`, never serves masks for another tokenizer).
+        for i in 0..HEADER_LEN {
+            let mut flipped = bytes.clone();
+            flipped[i] ^= 1;
+            let identifying = (32..96).contains(&i) || (112..HEADER_LEN).contains(&i);
+            assert_eq!(Artifact::from_bytes(&flipped).is_ok(), identifying, "header byte {i}");
+        }
+        // The unverified twins still open the intact bytes, and the verified ones do too.
+        Artifact::from_bytes_unverified(&bytes).unwrap();
+        Artifact::from_aligned_unverified(AlignedBytes::copy_from(&bytes)).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        Artifact::open_unverified(&path).unwrap();
+        Artifact::open(&path).unwrap();
     }
 
     #[test]

@@ -2,17 +2,26 @@
 //! of one artifact (a server keeps one per artifact), plus the artifact's indentation groups.
 //!
 //! **Invariant:** a row is stored only under the key it was computed from, and a key determines
-//! its row for a given artifact, so a hit is exactly the row a miss would compute. The cache is
+//! its row for a given artifact, so a hit is exactly the row a miss would compute. A key means
+//! nothing across artifacts, so a cache is bound to the first artifact a session uses it with
+//! ([`ArtifactId`]: grammar hash, vocabulary hash, payload checksum, row width) and
+//! [`Session::with_cache`](super::Session::with_cache) refuses it for any other. The cache is
 //! bounded by bytes: when the rows would exceed the budget it is cleared (a cold miss costs one
 //! union, so a simple policy is enough). A poisoned lock degrades to misses, never a panic.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use syncodec_artifacts::header::hex;
+
 use super::indent_mask::IndentGroups;
 use super::key::MaskKey;
+use crate::artifact::Artifact;
 
 /// Unions of stored masks already computed, shared by every session of one artifact.
+///
+/// The first [`Session`](super::Session) created with it binds it to its artifact; sessions of
+/// another artifact are refused ([`SessionError::CacheOfAnotherArtifact`](super::SessionError)).
 ///
 /// Bounded: when the cached rows exceed the byte budget the cache is cleared (a cold miss costs
 /// one union, so a simple policy is enough).
@@ -21,6 +30,30 @@ pub struct MaskCache {
     budget: usize,
     /// Tokens grouped by leading spaces, for indentation masking (built on first use).
     indent_groups: OnceLock<IndentGroups>,
+    /// The artifact whose rows these are (set by the first session).
+    owner: OnceLock<ArtifactId>,
+}
+
+/// What identifies an artifact's masks: the header's hashes and payload checksum, and the row
+/// width. Two artifacts that agree on all four hold the same payload bytes, hence the same rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ArtifactId {
+    grammar_hash: [u8; 32],
+    vocab_hash: [u8; 32],
+    payload_checksum: [u8; 16],
+    width: usize,
+}
+
+impl ArtifactId {
+    pub(super) fn of(artifact: &Artifact, width: usize) -> ArtifactId {
+        let header = artifact.header();
+        ArtifactId { grammar_hash: header.grammar_hash, vocab_hash: header.vocab_hash, payload_checksum: header.payload_checksum, width }
+    }
+
+    /// Short, human-readable: enough to tell two artifacts apart in a message.
+    pub(super) fn describe(&self) -> String {
+        format!("grammar {}, vocabulary {}, checksum {}, width {}", hex(&self.grammar_hash[..4]), hex(&self.vocab_hash[..4]), hex(&self.payload_checksum[..4]), self.width)
+    }
 }
 
 #[derive(Default)]
@@ -32,7 +65,18 @@ struct CacheMap {
 impl MaskCache {
     /// A cache holding at most `budget_bytes` of bitmask rows.
     pub fn new(budget_bytes: usize) -> MaskCache {
-        MaskCache { map: Mutex::new(CacheMap::default()), budget: budget_bytes, indent_groups: OnceLock::new() }
+        MaskCache { map: Mutex::new(CacheMap::default()), budget: budget_bytes, indent_groups: OnceLock::new(), owner: OnceLock::new() }
+    }
+
+    /// Binds the cache to `id` if it is unbound; `Err` with the owner when it belongs to another
+    /// artifact.
+    pub(super) fn bind(&self, id: ArtifactId) -> Result<(), ArtifactId> {
+        let owner = *self.owner.get_or_init(|| id);
+        if owner == id {
+            Ok(())
+        } else {
+            Err(owner)
+        }
     }
 
     pub(super) fn get(&self, key: &MaskKey) -> Option<Arc<[u32]>> {

@@ -12,7 +12,7 @@
 //!   dropped as soon as the parent accepts again (munch would then prefer the longer lexeme).
 //!
 //! **Invariant:** a [`State`] is viable (the text is a viable prefix) iff some hypothesis has a
-//! candidate; a hypothesis without candidates (a *ghost*) is kept only while another one is
+//! candidate, or the text is the empty sentence of a grammar that allows nothing else; a hypothesis without candidates (a *ghost*) is kept only while another one is
 //! guarded by it. Stepping never panics: every table read goes through checked accessors.
 
 use syncodec_artifacts::bits::IdSet;
@@ -173,14 +173,24 @@ pub(super) struct Hyp<'g> {
 pub(super) struct State<'g> {
     pub(super) hyps: Vec<Hyp<'g>>,
     next_id: u32,
+    /// The empty text of a grammar whose only sentence it is (`start: `, no `%ignore`): no
+    /// lexeme can start, yet the text is viable and complete. Its one hypothesis is a ghost at
+    /// byte 0 (so `complete` sees the finished front); any byte ends it.
+    empty_sentence: bool,
 }
 
 impl<'g> State<'g> {
     /// The state of the empty text.
     pub(super) fn new(core: &Core<'g>) -> State<'g> {
-        let mut state = State { hyps: Vec::new(), next_id: 0 };
-        if let Some(h) = state.open(core, Front::new(core.grammar), 0, &[], Vec::new()) {
-            state.hyps.push(h);
+        let mut state = State { hyps: Vec::new(), next_id: 0, empty_sentence: false };
+        let front = Front::new(core.grammar);
+        match state.open(core, front.clone(), 0, &[], Vec::new()) {
+            Some(h) => state.hyps.push(h),
+            None if front.can_finish(0) => {
+                state.empty_sentence = true;
+                state.hyps.push(Hyp { front, start: 0, lex: core.lexer.start(), cands: Vec::new(), id: 0, guards: Vec::new() });
+            }
+            None => {}
         }
         state
     }
@@ -204,7 +214,7 @@ impl<'g> State<'g> {
     }
 
     pub(super) fn viable(&self) -> bool {
-        self.hyps.iter().any(|h| !h.cands.is_empty())
+        self.empty_sentence || self.hyps.iter().any(|h| !h.cands.is_empty())
     }
 
     /// Appends `text[from..]` (already in `text`) byte by byte.
@@ -254,6 +264,7 @@ impl<'g> State<'g> {
     /// Appends byte `text[i]`.
     pub(super) fn step(&mut self, core: &Core<'g>, text: &[u8], i: usize) {
         let b = text[i];
+        self.empty_sentence = false;
         let mut out: Vec<Hyp<'g>> = Vec::with_capacity(self.hyps.len() + 1);
         let mut accepted: Vec<u32> = Vec::new();
         for mut h in std::mem::take(&mut self.hyps) {

@@ -46,6 +46,7 @@ mod key;
 pub use cache::MaskCache;
 pub use key::MaskDescription;
 
+use cache::ArtifactId;
 use context::Core;
 use history::History;
 use hyps::State;
@@ -63,8 +64,12 @@ pub enum SessionError {
     TokenOutOfRange { id: u32, width: usize },
     #[error("token {id} is a special token and is never allowed by the grammar")]
     SpecialToken { id: u32 },
-    #[error("token {id} ({text:?}) cannot continue the program: it is not in the mask")]
-    TokenRejected { id: u32, text: String },
+    #[error("token {id} ({text:?}) is not a valid continuation of the text at byte {offset}: no program starts with the text followed by its bytes")]
+    TokenRejected { id: u32, text: String, offset: usize },
+    #[error("token {id} has no bytes in the vocabulary (a padding id past its last token) and is never allowed")]
+    NoTokenBytes { id: u32 },
+    #[error("this MaskCache belongs to another artifact ({owner}), not to the session's ({artifact}): keep one MaskCache per artifact")]
+    CacheOfAnotherArtifact { owner: String, artifact: String },
     #[error("EOS token {id} is not allowed: the program is not complete")]
     EosNotAllowed { id: u32 },
     #[error("the session has ended (EOS was accepted); only rollback is possible")]
@@ -107,8 +112,15 @@ impl<'a> Session<'a> {
 
     /// A session sharing `cache` with other sessions of the same artifact (a server keeps one
     /// cache per artifact).
+    ///
+    /// # Errors
+    /// [`SessionError::NoMaskStore`] for an artifact built without a tokenizer;
+    /// [`SessionError::CacheOfAnotherArtifact`] when `cache` was first used by a session of
+    /// another artifact (the first session binds it).
     pub fn with_cache(artifact: &'a Artifact, options: SessionOptions, cache: Arc<MaskCache>) -> Result<Session<'a>, SessionError> {
         let core = Core::new(artifact)?;
+        let id = ArtifactId::of(artifact, core.vocab.width());
+        cache.bind(id).map_err(|owner| SessionError::CacheOfAnotherArtifact { owner: owner.describe(), artifact: id.describe() })?;
         let state = State::new(&core);
         Ok(Session { core, cache, options, text: Vec::new(), state, finished: false, history: History::new(), prefix_fed: false })
     }
@@ -235,7 +247,7 @@ impl<'a> Session<'a> {
             return Err(SessionError::SpecialToken { id });
         }
         let Some(bytes) = self.token_bytes(token) else {
-            return Err(SessionError::TokenRejected { id, text: String::new() });
+            return Err(SessionError::NoTokenBytes { id });
         };
         let from = self.text.len();
         let mut state = self.state.clone();
@@ -243,7 +255,7 @@ impl<'a> Session<'a> {
         state.advance(&self.core, &self.text, from);
         if !state.viable() {
             self.text.truncate(from);
-            return Err(SessionError::TokenRejected { id, text: String::from_utf8_lossy(bytes).into_owned() });
+            return Err(SessionError::TokenRejected { id, text: String::from_utf8_lossy(bytes).into_owned(), offset: from });
         }
         let old = std::mem::replace(&mut self.state, state);
         self.history.push(from, || old);

@@ -13,7 +13,8 @@
 //! 1. **Build**: each artifact is built by the `syncodec build --tokenizer T --zstd [--lr lalr]`
 //!    CLI in a child process (the same code path users run); its `build time:`, `peak memory:`,
 //!    `masks: U unique` and `artifact size:` lines and the `.zst` line are parsed. Median over 1
-//!    run (default) or 3 (`--full`). Then `Artifact::open` of the raw file and of the `.zst` file,
+//!    run (default) or 3 (`--full`). Then `Artifact::open_unverified` of the raw file and of the `.zst`
+//!    file (the checksum-verified `Artifact::open` is `bench_open`'s subject),
 //!    median of 101 opens (the `.zst` opens stop early after 3 s; the count is shown).
 //! 2. **Latency**: teacher forcing over real files (`forcing::prepare`, the same preparation as
 //!    `syncodec verify`: the grammar accepts the file, and the tokenizer's ids decode to exactly its
@@ -355,7 +356,7 @@ fn build_one(syncodec: &Path, key: &Key, runs: usize) -> Result<Built, String> {
 
     let open = |p: &Path| -> Result<Duration, String> {
         let t = Instant::now();
-        let a = Artifact::open(p).map_err(|e| format!("open {}: {e}", p.display()))?;
+        let a = Artifact::open_unverified(p).map_err(|e| format!("open {}: {e}", p.display()))?;
         let d = t.elapsed();
         drop(a);
         Ok(d)
@@ -408,7 +409,7 @@ fn print_build_table(built: &BTreeMap<Key, Built>, runs: usize) {
     println!("## 1. Build\n");
     println!(
         "`syncodec build GRAMMAR --tokenizer T --zstd --lr LR` in a child process; build time and peak RSS from its output \
-         (median of {runs} run{}); open: `Artifact::open`, median of {OPENS} (zstd: of n).\n",
+         (median of {runs} run{}); open: `Artifact::open_unverified`, median of {OPENS} (zstd: of n).\n",
         if runs == 1 { "" } else { "s" }
     );
     println!("| grammar | tokenizer | lr | build s | stages | peak RSS MiB | raw MiB | zstd MiB | unique masks | open raw µs | open zstd µs (n) | target |");
