@@ -3,13 +3,14 @@
 //!
 //! [`Parser`] owns an LR state stack (bottom: `lr.start_state`). [`Parser::feed`] runs the
 //! reductions a terminal triggers and then shifts it; `Reduce(p)` pops `rhs.len()` states and
-//! pushes `goto(top, lhs)`. The stack is persistent ([`SharedStack`]): cloning a parser costs
-//! O(1) and clones share the states below the point where they part, so a session's snapshots,
-//! hypotheses and mask queries hold O(depth + shifts) states in all, not O(clones × depth). [`Parser::finish`] does the same on the End column (the last one)
+//! pushes `goto(top, lhs)`. [`Parser::finish`] does the same on the End column (the last one)
 //! and succeeds when it reaches `Accept`, which the artifact contract places on the End column of
 //! `goto(start_state, start rule)`. Both are transactional: the reductions run on a scratch copy
 //! of the top of the stack and are committed only when the terminal is shifted, so a rejected
 //! terminal leaves the parser exactly as it was (what per-token masking needs).
+//! The stack is persistent (`stack::SharedStack`): cloning a parser costs O(1) and clones share
+//! the states below the point where they part, so a session's rollback checkpoints, hypotheses
+//! and mask queries hold O(depth + states pushed since) in all, not O(clones × depth).
 //! [`Parser::acceptable_terminals`] lists the columns of the top state with a non-error action;
 //! with `lr1` tables (no default reductions) that is exactly the set of terminals that may come
 //! next.
