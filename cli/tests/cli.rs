@@ -223,3 +223,39 @@ fn build_zstd_without_a_tokenizer_packs_the_grammar_artifact() {
     let out = syncodec(&["parse", &packed, sample.to_str().unwrap()]);
     assert_eq!(text(&out.stdout), "parsed 1/1 files\n", "{}", text(&out.stderr));
 }
+
+/// Runs `syncodec ARGS` in the workspace root, killing it after `limit` (a hang is a failure).
+fn syncodec_within(args: &[&str], limit: std::time::Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_syncodec"))
+        .args(args)
+        .current_dir(workspace())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run syncodec");
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("wait for syncodec").is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("syncodec {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("collect syncodec's output")
+}
+
+#[test]
+fn regex_blowups_stop_at_the_state_cap_while_the_dfa_is_built() {
+    // Each of these used to run for seconds to minutes (millions of DFA states built before the
+    // cap was checked). The harness bound is generous for a loaded machine; they take well under
+    // a second on an idle one.
+    let dir = tempfile::tempdir().unwrap();
+    for (i, pattern) in ["/a{1,1000000}/", "/a{1,100000}/", "/(a|b)*a(a|b){25}/", "/\\w{1000}/"].iter().enumerate() {
+        let path = dir.path().join(format!("blowup{i}.lark"));
+        std::fs::write(&path, format!("start: A\nA: {pattern}\n")).unwrap();
+        let out = syncodec_within(&["check", path.to_str().unwrap()], std::time::Duration::from_secs(60));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{pattern}: {stderr}");
+        assert!(stderr.contains("terminal A: DFA exceeds 10000 states"), "{pattern}: {stderr}");
+    }
+}

@@ -32,10 +32,18 @@ use super::minimize::{minimize, Automaton};
 use super::{ErrorKind, LexicalError, TermCtx, TerminalDfa};
 use syncodec_artifacts::ids::DfaStateId;
 
-/// Bytes of heap regex-automata may use per allowed DFA state (NFA, determinization and DFA,
-/// each): a dense state costs at most 257 classes × 4 bytes, times a slack for the states that
-/// minimization removes.
+/// Bytes of heap regex-automata may use per allowed DFA state for the NFA and for the
+/// determinizer's working memory: a generous budget (a Unicode class compiles to hundreds of NFA
+/// states whose DFA is small).
 const BYTES_PER_STATE: usize = 8 * 1028;
+
+/// How many unminimized DFA states the determinizer may create per allowed (minimized) state.
+/// The budget is handed to regex-automata in bytes of *this* DFA's states (its stride, the byte
+/// classes rounded up to a power of two, × 4 bytes), so it is checked while the DFA grows: a
+/// terminal such as `/a{1,1000000}/` or `/(a|b)*a(a|b){25}/` stops after a bounded number of
+/// states instead of building millions before minimization. 16: Python's FSTRING terminal needs
+/// more than 8 (its unminimized DFA is over 80,000 states for about 1,500 minimized ones).
+const UNMINIMIZED_STATES_PER_STATE: usize = 16;
 
 /// Builds the minimized DFA of one terminal whose look-around groups (if any) are `looks` (see
 /// `lookaround.rs`).
@@ -92,6 +100,8 @@ fn hir_automaton(hir: &Hir, match_kind: MatchKind, ctx: &TermCtx<'_>, limit: usi
     let limit_error = || LexicalError::new(ErrorKind::LimitExceeded { limit }, ctx.name, Some(ctx.span));
     let bytes = limit.saturating_mul(BYTES_PER_STATE).max(1 << 20);
     let nfa = thompson_nfa(hir, ctx, limit)?;
+    let stride = nfa.byte_classes().alphabet_len().next_power_of_two();
+    let dfa_bytes = limit.saturating_mul(UNMINIMIZED_STATES_PER_STATE).saturating_mul(stride * std::mem::size_of::<u32>()).max(1 << 16);
     let dense = dense::Builder::new()
         .configure(
             dense::Config::new()
@@ -101,7 +111,7 @@ fn hir_automaton(hir: &Hir, match_kind: MatchKind, ctx: &TermCtx<'_>, limit: usi
                 .accelerate(false)
                 .specialize_start_states(false)
                 .byte_classes(true)
-                .dfa_size_limit(Some(bytes))
+                .dfa_size_limit(Some(dfa_bytes))
                 .determinize_size_limit(Some(bytes)),
         )
         .build_from_nfa(&nfa)
