@@ -254,3 +254,33 @@ fn unreadable_or_broken_input_is_an_error() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing.stderr).contains("could not read"), "{}", text(&missing.stderr));
 }
+
+/// The corpus tests' own verdicts (tests/tests/json_testsuite.rs: every `y_` file parses, every
+/// `n_` file is rejected by the shipped grammar): a `NUMBER` that takes a leading `+` changes the
+/// verdict of `n_` files only, each of which has a `+` where the old grammar goes wrong; the
+/// reformatted grammar changes nothing, masks included.
+#[test]
+fn json_testsuite_verdicts() {
+    let Some(dir) = syncodec_e2e::shared_data("corpora/json-testsuite/test_parsing") else { return };
+    let dir = dir.display().to_string();
+    let case = Case::new(&derived("NUMBER: /-?(0|", "NUMBER: /[-+]?(0|"));
+    let (code, d) = case.diff_json(&["--corpus", &dir]);
+    assert_eq!(code, 1);
+    let changed = d["corpus"]["changed"].as_array().expect("changed");
+    assert!(!changed.is_empty(), "{d:#}");
+    for c in changed {
+        let path = c["path"].as_str().expect("path");
+        let name = file_name(path);
+        assert!(name.starts_with("n_"), "only invalid JSON may change verdict: {c:#}");
+        assert_eq!(c["accepted_by"], "new", "{c:#}");
+        let text = std::fs::read(path).expect("corpus file");
+        let offset = c["offset"].as_u64().expect("offset") as usize;
+        assert_eq!(text.get(offset), Some(&b'+'), "the old grammar goes wrong at the sign: {c:#}");
+    }
+    assert_eq!(d["corpus"]["only_old_accepts"], 0);
+
+    let same = Case::new(&derived("?value: object\n      | array\n", "?value: object | array\n"));
+    let (code, d) = same.diff_json(&["--corpus", &dir, "--tokenizer", &tokenizer()]);
+    assert_eq!(code, 0, "{d:#}");
+    assert!(d["masks"]["positions"].as_u64().expect("positions") > 1000, "{d:#}");
+}
