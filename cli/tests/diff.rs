@@ -143,6 +143,10 @@ fn widened_terminal_shows_patterns_a_witness_verdicts_and_masks() {
     assert!(stdout.contains("only the new accepts \"+0\""), "{stdout}");
     assert!(stdout.contains("only the new accepts "), "{stdout}");
     assert!(stdout.ends_with("differences: language, corpus\n"), "{stdout}");
+    let with_masks = text(&syncodec(&["diff", &case.old(), &case.new_grammar(), "--corpus", &case.corpus(), "--tokenizer", &tokenizer()]).stdout);
+    assert!(with_masks.contains("\nmasks:\n  "), "{with_masks}");
+    assert!(with_masks.contains(" positions in ") && with_masks.contains("\n  total: "), "{with_masks}");
+    assert!(with_masks.ends_with("differences: language, corpus, masks\n"), "{with_masks}");
 }
 
 #[test]

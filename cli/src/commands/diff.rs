@@ -21,10 +21,10 @@
 //! - `masks:` (with `--tokenizer` and `--corpus`) both sides teacher-forced over the corpus files
 //!   at least one side accepts: at each token position (and after the last token) the two masks
 //!   are compared; the positions where they differ, how many tokens each side alone allows, a few
-//!   examples (`--examples`, default 5) with the text before the position; totals. A file stops
-//!   where a side refuses its next token (that side rejects the file: see `corpus:`). Grammar
-//!   files are built with the tokenizer (`syncodec::build_artifact`); an artifact must have been
-//!   built with it.
+//!   examples (`--examples`, default 5) with the text before the position; a closing `total:`
+//!   line. A file stops where a side refuses its next token (that side rejects the file: see
+//!   `corpus:`). Grammar files are built with the tokenizer (`syncodec::build_artifact`); an
+//!   artifact must have been built with it.
 //!
 //! The last text line is `no difference`, or `differences: ` and the sections that differ.
 //!
@@ -455,10 +455,7 @@ fn write_masks(text: &mut String, m: &MaskComparison) {
     if m.differing == 0 {
         return;
     }
-    text.push_str(&format!(
-        "masks: {} of {} positions in {} files differ; {} tokens added, {} removed\n",
-        m.differing, m.positions, m.files, m.tokens_added, m.tokens_removed
-    ));
+    text.push_str("masks:\n");
     let list = |tokens: &[(u32, String)], n: usize| {
         let mut s: Vec<String> = tokens.iter().map(|(id, t)| format!("{id} \"{t}\"")).collect();
         if n > tokens.len() {
@@ -475,6 +472,10 @@ fn write_masks(text: &mut String, m: &MaskComparison) {
             text.push_str(&format!("    removed: {}\n", list(&e.removed, e.n_removed)));
         }
     }
+    text.push_str(&format!(
+        "  total: {} of {} positions in {} files differ; {} tokens added, {} removed\n",
+        m.differing, m.positions, m.files, m.tokens_added, m.tokens_removed
+    ));
 }
 
 fn rules_json(rules: &[RuleForm]) -> Value {
