@@ -28,6 +28,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Compare masks with the exact oracle at random positions of real files.
     Audit(AuditArgs),
+    /// What a grammar change does: language, tables, corpus verdicts, masks; exit 1 if anything differs.
+    Diff(DiffArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -285,6 +287,35 @@ pub struct AuditArgs {
     #[arg(long = "eos-token")]
     pub eos_tokens: Vec<String>,
     /// Output format: the text lines (a contract, see the command's docs) or one JSON object.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The old grammar file or artifact; `path@REV` reads the file at a git revision.
+    pub old: String,
+    /// The new grammar file or artifact; `path@REV` reads the file at a git revision.
+    pub new: String,
+    /// A tokenizer.json: with --corpus, compare both sides' masks by teacher forcing (grammar
+    /// files are built with it; artifacts must have been).
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
+    /// Files or directories whose verdicts (and, with --tokenizer, masks) are compared.
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    pub corpus: Vec<PathBuf>,
+    /// File extension to look for in corpus directories (repeatable; default: the new grammar's).
+    #[arg(long = "ext")]
+    pub extensions: Vec<String>,
+    /// Number of mask differences shown with their context.
+    #[arg(long, default_value_t = 5)]
+    pub examples: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub compile: CompileArgs,
+    /// Output format: the text lines (see the command's docs) or one JSON object.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
 }

@@ -80,6 +80,7 @@ pub fn run() -> ExitCode {
         args::Command::Mask(a) => commands::mask::run(&a),
         args::Command::Verify(a) => commands::verify::run(&a),
         args::Command::Audit(a) => commands::audit::run(&a),
+        args::Command::Diff(a) => commands::diff::run(&a),
     };
     match result {
         Ok(status) => status.into(),

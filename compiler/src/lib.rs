@@ -28,6 +28,7 @@
 
 mod build;
 pub mod diagnostics;
+pub mod diff;
 pub mod emit;
 pub mod grammar;
 pub mod lexical;

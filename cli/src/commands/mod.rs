@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod build;
 pub mod check;
+pub mod diff;
 pub mod inspect;
 pub mod mask;
 pub mod parse;
@@ -37,6 +38,10 @@ pub fn diagnostic_counts(compilation: &Compilation) -> String {
 /// `parse` accepts either input).
 pub fn looks_like_artifact(path: &Path) -> bool {
     let mut magic = [0u8; 8];
-    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok()
-        && (magic == syncodec_artifacts::header::MAGIC || syncodec_artifacts::pack::is_packed(&magic))
+    std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok() && is_artifact_bytes(&magic)
+}
+
+/// True when `bytes` start with the artifact magic or the zstd magic of a packed artifact.
+pub fn is_artifact_bytes(bytes: &[u8]) -> bool {
+    bytes.starts_with(&syncodec_artifacts::header::MAGIC) || syncodec_artifacts::pack::is_packed(bytes)
 }
