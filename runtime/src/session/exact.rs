@@ -85,7 +85,31 @@ struct Bucket {
     origin: usize,
     lexemes: Vec<SeqLexeme>,
     decide: Decide,
-    outcomes: Vec<(IdSet<TerminalId>, Vec<TokenId>)>,
+    outcomes: Vec<(IdSet<TerminalId>, Tokens)>,
+}
+
+/// The tokens of one outcome: ids, or a row once they are more than a row has words (a fill
+/// then ORs words instead of setting bits one by one).
+enum Tokens {
+    Ids(Vec<TokenId>),
+    Row(Box<[u32]>),
+}
+
+impl Tokens {
+    /// Adds the tokens to `out`.
+    fn add_to(&self, out: &mut [u32]) {
+        match self {
+            Tokens::Ids(ids) => row::set_all(out, ids.iter().map(|t| t.as_usize())),
+            Tokens::Row(r) => row::union(out, r),
+        }
+    }
+
+    fn size_bytes(&self) -> usize {
+        match self {
+            Tokens::Ids(ids) => 4 * ids.len(),
+            Tokens::Row(r) => 4 * r.len(),
+        }
+    }
 }
 
 /// How a bucket is decided.
@@ -119,11 +143,8 @@ impl LexTable {
         let mut grouper = Grouper::default();
         let tokens = byte_order.iter().map(|&t| TokenId::from_raw(t)).filter(|t| row::get(&todo, t.as_usize())).filter_map(|t| Some((t, core.vocab.bytes(t)?)));
         lexer.lex_sorted(core, tokens, |lexer, t, st| grouper.add(core, lexer, t, st, &mut row));
-        let mut buckets = grouper.buckets;
+        let mut buckets = grouper.finish(words);
         buckets.sort_by(|a, b| (a.origin, &a.lexemes).cmp(&(b.origin, &b.lexemes)));
-        if std::env::var_os("SYNCODEC_EXACT_DEBUG").is_some() {
-            eprintln!("lex table: todo {} buckets {}", row::count(&todo), buckets.len());
-        }
         Ok(LexTable { row: row.into(), buckets, recheck: Vec::new() })
     }
 
@@ -131,7 +152,7 @@ impl LexTable {
     pub(super) fn size_bytes(&self) -> usize {
         let bucket = |b: &Bucket| {
             let lexemes: usize = b.lexemes.iter().map(|(_, b)| 8 + b.as_ref().map_or(0, |b| b.len())).sum();
-            let outcomes: usize = b.outcomes.iter().map(|(l, ts)| 8 * l.words().len() + 4 * ts.len() + 48).sum();
+            let outcomes: usize = b.outcomes.iter().map(|(l, ts)| 8 * l.words().len() + ts.size_bytes() + 48).sum();
             64 + lexemes + outcomes
         };
         4 * (self.row.len() + self.recheck.len()) + self.buckets.iter().map(bucket).sum::<usize>()
@@ -186,7 +207,7 @@ impl ExactMask {
             let Some(taken) = taken else { continue };
             for (live, tokens) in &b.outcomes {
                 if live.intersects(taken) {
-                    row::set_all(&mut base, tokens.iter().map(|t| t.as_usize()));
+                    tokens.add_to(&mut base);
                 }
             }
         }
@@ -225,7 +246,7 @@ impl ExactMask {
             let Some(taken) = taken_after(core, h, text, &b.lexemes, &mut synthetic) else { continue };
             for (live, tokens) in &b.outcomes {
                 if live.intersects(&taken) {
-                    row::set_all(out, tokens.iter().map(|t| t.as_usize()));
+                    tokens.add_to(out);
                 }
             }
         }
@@ -283,6 +304,8 @@ fn first_line_open(layout: &Layout) -> bool {
 struct Grouper {
     /// Encoded `(hypothesis, decide, sequence)` to bucket.
     buckets_by_code: HashMap<Box<[u32]>, usize>,
+    /// The tokens of each outcome of each bucket, while lexing.
+    tokens: Vec<Vec<Vec<TokenId>>>,
     /// Encoded `(hypothesis, decide, sequence, live)` to bucket and outcome.
     outcomes_by_code: HashMap<Box<[u32]>, (usize, usize)>,
     buckets: Vec<Bucket>,
@@ -313,8 +336,8 @@ impl Grouper {
             }
             self.code.extend(live.words().iter().flat_map(|&w| [w as u32, (w >> 32) as u32]));
             if let Some(&(b, o)) = self.outcomes_by_code.get(&self.code[..]) {
-                if let Some(outcome) = self.buckets.get_mut(b).and_then(|b| b.outcomes.get_mut(o)) {
-                    outcome.1.push(t);
+                if let Some(tokens) = self.tokens.get_mut(b).and_then(|b| b.get_mut(o)) {
+                    tokens.push(t);
                 }
                 continue;
             }
@@ -324,14 +347,33 @@ impl Grouper {
                     let lexemes = lexer.sequence(core, *first_line, newline, &h.front.lexemes);
                     let decide = decide(*first_line, indenter.as_ref(), &h.front.lexemes, &lexemes);
                     self.buckets.push(Bucket { origin, lexemes, decide, outcomes: Vec::new() });
+                    self.tokens.push(Vec::new());
                     self.buckets_by_code.insert(self.code[..sequence_len].into(), self.buckets.len() - 1);
                     self.buckets.len() - 1
                 }
             };
-            let Some(bucket) = self.buckets.get_mut(b) else { continue };
-            bucket.outcomes.push((live, vec![t]));
+            let (Some(bucket), Some(tokens)) = (self.buckets.get_mut(b), self.tokens.get_mut(b)) else { continue };
+            bucket.outcomes.push((live, Tokens::Ids(Vec::new())));
+            tokens.push(vec![t]);
             self.outcomes_by_code.insert(self.code[..].into(), (b, bucket.outcomes.len() - 1));
         }
+    }
+
+    /// The buckets with their tokens, as ids or rows of `words` words.
+    fn finish(self, words: usize) -> Vec<Bucket> {
+        let mut buckets = self.buckets;
+        for (bucket, tokens) in buckets.iter_mut().zip(self.tokens) {
+            for ((_, slot), ids) in bucket.outcomes.iter_mut().zip(tokens) {
+                *slot = if ids.len() > words {
+                    let mut r = vec![0u32; words];
+                    row::set_all(&mut r, ids.iter().map(|t| t.as_usize()));
+                    Tokens::Row(r.into())
+                } else {
+                    Tokens::Ids(ids)
+                };
+            }
+        }
+        buckets
     }
 }
 
