@@ -159,6 +159,67 @@ impl LexTable {
     }
 }
 
+/// Why SynCode's length-2 superset (the stored masks' union, [`Session::describe_mask`]'s
+/// `masks`) allows tokens the session refuses, in tokens; see
+/// [`Session::superset_causes`](super::Session::superset_causes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SupersetCauses {
+    /// The token crosses two or more lexeme boundaries and the parser refuses a later lexeme.
+    pub multi_boundary: usize,
+    /// A newline whose width gives an indentation the parser refuses (INDENT or DEDENTs).
+    pub indentation: usize,
+    /// The lexer ends the lexeme elsewhere or as another terminal than the split the store
+    /// assumed (maximal munch across terminals, a keyword instead of a NAME).
+    pub lexer_split: usize,
+    /// No way of lexing the token survives (the lexer dies, or only guarded alternatives).
+    pub unlexable: usize,
+}
+
+impl SupersetCauses {
+    pub fn add(&mut self, other: &SupersetCauses) {
+        self.multi_boundary += other.multi_boundary;
+        self.indentation += other.indentation;
+        self.lexer_split += other.lexer_split;
+        self.unlexable += other.unlexable;
+    }
+}
+
+impl LexTable {
+    /// Sorts the `refused` tokens by cause, each once (buckets of two or more lexemes first,
+    /// then newline widths, then the other buckets; a token in none is unlexable).
+    pub(super) fn causes(&self, refused: &[u32]) -> SupersetCauses {
+        let mut left = refused.to_vec();
+        let mut causes = SupersetCauses::default();
+        let take = |b: &Bucket, left: &mut Vec<u32>| {
+            let mut n = 0;
+            for (_, tokens) in &b.outcomes {
+                let ids: Vec<usize> = match tokens {
+                    Tokens::Ids(ids) => ids.iter().map(|t| t.as_usize()).collect(),
+                    Tokens::Row(r) => row::iter_ones(r).collect(),
+                };
+                for t in ids {
+                    if row::get(left, t) {
+                        row::unset(left, t);
+                        n += 1;
+                    }
+                }
+            }
+            n
+        };
+        for b in self.buckets.iter().filter(|b| b.lexemes.len() >= 2) {
+            causes.multi_boundary += take(b, &mut left);
+        }
+        for b in self.buckets.iter().filter(|b| b.lexemes.len() < 2 && matches!(b.decide, Decide::Width(..))) {
+            causes.indentation += take(b, &mut left);
+        }
+        for b in self.buckets.iter().filter(|b| b.lexemes.len() < 2) {
+            causes.lexer_split += take(b, &mut left);
+        }
+        causes.unlexable = row::count(&left);
+        causes
+    }
+}
+
 /// The exact mask of one key: the tokens decided for it, the buckets of its [`LexTable`]
 /// checked against the parser at each fill, and the final token edits (first position, EOS).
 pub(super) struct ExactMask {
@@ -221,6 +282,10 @@ impl ExactMask {
     /// Whether a fill has work beyond copying the row.
     fn has_checks(&self) -> bool {
         !self.checked.is_empty() || !self.recheck.is_empty()
+    }
+
+    pub(super) fn table(&self) -> &LexTable {
+        &self.table
     }
 
     /// Buckets a fill checks against the parser.

@@ -44,6 +44,7 @@ mod hyps;
 mod key;
 
 pub use cache::MaskCache;
+pub use exact::SupersetCauses;
 pub use key::MaskDescription;
 
 use context::Core;
@@ -347,6 +348,21 @@ impl<'a> Session<'a> {
                 Err(e.into())
             }
         }
+    }
+
+    /// How many tokens SynCode's length-2 superset would allow here that the session refuses,
+    /// by cause (what `syncodec audit` reports to explain the exact masks).
+    pub fn superset_causes(&mut self) -> Result<SupersetCauses, SessionError> {
+        if self.finished {
+            return Ok(SupersetCauses::default());
+        }
+        let recipe = self.key().recipe(&self.core, |id| self.first_token_allowed(id));
+        let words = self.bitmask_words();
+        let (mut superset, mut exact) = (vec![0u32; words], vec![0u32; words]);
+        recipe.fill(&self.core, &mut superset)?;
+        self.fill(&mut exact)?;
+        row::subtract(&mut superset, &exact);
+        Ok(self.exact_mask()?.table().causes(&superset))
     }
 
     /// The next mask as a compact description instead of a bitmask row: the stored masks to
