@@ -350,19 +350,26 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// The length-2 superset's recipe, and the tokens it allows that the session refuses (a
+    /// row). The session must not be finished.
+    fn superset_refused(&self) -> Result<(key::Recipe, Vec<u32>), SessionError> {
+        let recipe = self.key().recipe(&self.core, |id| self.first_token_allowed(id));
+        let words = self.bitmask_words();
+        let (mut refused, mut exact) = (vec![0u32; words], vec![0u32; words]);
+        recipe.fill(&self.core, &mut refused)?;
+        self.fill(&mut exact)?;
+        row::subtract(&mut refused, &exact);
+        Ok((recipe, refused))
+    }
+
     /// How many tokens SynCode's length-2 superset would allow here that the session refuses,
     /// by cause (what `syncodec audit` reports to explain the exact masks).
     pub fn superset_causes(&mut self) -> Result<SupersetCauses, SessionError> {
         if self.finished {
             return Ok(SupersetCauses::default());
         }
-        let recipe = self.key().recipe(&self.core, |id| self.first_token_allowed(id));
-        let words = self.bitmask_words();
-        let (mut superset, mut exact) = (vec![0u32; words], vec![0u32; words]);
-        recipe.fill(&self.core, &mut superset)?;
-        self.fill(&mut exact)?;
-        row::subtract(&mut superset, &exact);
-        Ok(self.exact_mask()?.table().causes(&superset))
+        let (_, refused) = self.superset_refused()?;
+        Ok(self.exact_mask()?.table().causes(&refused))
     }
 
     /// The next mask as a compact description instead of a bitmask row: the stored masks to
@@ -374,14 +381,9 @@ impl<'a> Session<'a> {
         if self.finished {
             return Ok(MaskDescription::default());
         }
-        let recipe = self.key().recipe(&self.core, |id| self.first_token_allowed(id));
-        let words = self.bitmask_words();
-        let (mut superset, mut exact) = (vec![0u32; words], vec![0u32; words]);
-        recipe.fill(&self.core, &mut superset)?;
-        self.fill(&mut exact)?;
+        let (recipe, refused) = self.superset_refused()?;
         let mut clear: Vec<u32> = recipe.clear.iter().map(|t| t.raw()).collect();
-        row::subtract(&mut superset, &exact);
-        clear.extend(row::iter_ones(&superset).map(|t| t as u32));
+        clear.extend(row::iter_ones(&refused).map(|t| t as u32));
         clear.sort_unstable();
         clear.dedup();
         Ok(MaskDescription {
