@@ -297,3 +297,29 @@ fn tab_indentation_is_masked() {
         }
     }
 }
+
+/// Dead ends (issue 12): a keyword followed by the first byte of a multi-byte character was
+/// accepted although every completed character makes the keyword a longer NAME, which the
+/// parser does not take there; no byte could follow. The session must refuse that byte.
+#[test]
+fn keyword_then_partial_character_is_refused() {
+    for (name, prefix, keyword) in [("python", "x = [y ", "for"), ("go", "", "package")] {
+        let compilation = compile(name);
+        let compiled = compilation.ok().unwrap_or_else(|| panic!("{name}.ebnf compiles"));
+        let mut rng = Rng::new(5);
+        let vocab = vocabulary(format!("{prefix}{keyword} z").as_bytes(), &mut rng, 20);
+        let bytes = syncodec::build_artifact(compiled, &vocab, "test", &|_, _| {}).expect("the artifact builds").bytes;
+        let artifact = Artifact::from_bytes(&bytes).unwrap();
+        let mut session = Session::new(&artifact).unwrap();
+        session.feed_text(format!("{prefix}{keyword}").as_bytes()).unwrap();
+        let lead = vocab.bytes.iter().position(|b| b == &[0xeb]).unwrap() as u32;
+        assert!(!session.is_token_valid(lead), "{name}: {keyword:?} then 0xEB accepted: a dead end");
+        let mut row = vec![0u32; session.bitmask_words()];
+        session.fill_bitmask(&mut row).unwrap();
+        assert!(!bit(&row, lead), "{name}: 0xEB in the mask after {keyword:?}");
+        assert!(session.accept_token(lead).is_err());
+        // The keyword itself is fine: a space and a name may follow.
+        let space = vocab.bytes.iter().position(|b| b == b" ").unwrap() as u32;
+        assert!(session.is_token_valid(space), "{name}: a space after {keyword:?} refused");
+    }
+}
