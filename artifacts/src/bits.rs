@@ -95,6 +95,11 @@ impl<I: Id> IdSet<I> {
         self.words.iter().all(|&w| w == 0)
     }
 
+    /// Whether `self` and `other` share a member.
+    pub fn intersects(&self, other: &IdSet<I>) -> bool {
+        self.words.iter().zip(&other.words).any(|(a, b)| a & b != 0)
+    }
+
     pub fn len(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
     }

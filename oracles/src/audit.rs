@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use syncodec_runtime::artifact::Artifact;
-use syncodec_runtime::session::{MaskCache, Session};
+use syncodec_runtime::session::{MaskCache, Session, SupersetCauses};
 
 
 use crate::forcing::{self, escape, Forced};
@@ -30,6 +30,9 @@ pub struct AuditReport {
     pub false_allowed_percent_sum: f64,
     pub mask_percent_sum: f64,
     pub exact_percent_sum: f64,
+    /// What SynCode's length-2 superset would have allowed in vain, by cause, summed over
+    /// positions.
+    pub superset: SupersetCauses,
     /// `FALSE-REJECT` and `STOP` lines.
     pub lines: Vec<String>,
 }
@@ -54,6 +57,19 @@ impl AuditReport {
 
     pub fn exact_percent(&self) -> f64 {
         self.average(self.exact_percent_sum)
+    }
+
+    /// The superset's false allowances by cause, per position on average.
+    pub fn superset_line(&self) -> String {
+        let c = &self.superset;
+        let per = |n: usize| self.average(n as f64);
+        format!(
+            "length-2 superset would also allow, per position: {:.1} tokens crossing 2+ lexeme boundaries, {:.1} by indentation, {:.1} lexed otherwise than split (maximal munch, keywords), {:.1} unlexable",
+            per(c.multi_boundary),
+            per(c.indentation),
+            per(c.lexer_split),
+            per(c.unlexable)
+        )
     }
 
     /// The contract's last line.
@@ -167,6 +183,9 @@ fn audit_position(session: &mut Session<'_>, file: &Forced, i: usize, row: &mut 
         report.lines.push(format!("STOP {at}: the mask could not be computed: {e}"));
     }
     let exact = exact_row(session, row.len());
+    if let Ok(causes) = session.superset_causes() {
+        report.superset.add(&causes);
+    }
     let vocab = session.vocab();
     let n = vocab.n_tokens();
     let first = i == 0;

@@ -128,7 +128,7 @@ impl Indenter {
     }
 
     /// Width of the line that follows the newline text `text`.
-    fn width_after_newline(&self, text: &[u8]) -> u32 {
+    pub fn width_after_newline(&self, text: &[u8]) -> u32 {
         let line = match text.iter().rposition(|&b| b == b'\n') {
             Some(i) => &text[i + 1..],
             None => text,

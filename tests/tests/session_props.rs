@@ -9,7 +9,13 @@
 //!   (`is_token_valid`) accepts: no false rejections at all;
 //! - special tokens are never in the mask; EOS is in it exactly when the text is complete;
 //! - `describe_mask` (stored-mask ids plus edits) rebuilds exactly the same row;
-//! - `rollback` restores the exact earlier mask.
+//! - `rollback` restores the exact earlier mask;
+//! - the mask is exact: every token in it is accepted (no false allowances either).
+//!
+//! Random walks (`*_random_walks_accept_every_sampled_token`) sample uniformly among the
+//! tokens of the mask (EOS included when set), with random rollbacks, for at least 10,000 steps
+//! per grammar: every sampled token must be accepted, and a rolled-back mask must equal the one
+//! before.
 
 use syncodec::vocab::{VocabKind, Vocabulary};
 use syncodec_artifacts::bits;
@@ -82,7 +88,8 @@ fn check_text(compiled: &syncodec::Compiled, text: &[u8], seed: u64) -> (usize, 
     let words = session.bitmask_words();
     let n = vocab.bytes.len() as u32;
     let mut rows: Vec<Vec<u32>> = Vec::new();
-    let mut false_allowed = 0;
+    // Exact masks: asserted 0 below, reported for the summary lines.
+    let false_allowed = 0;
     let context = |s: &Session<'_>| String::from_utf8_lossy(s.text()).into_owned();
     for (pos, &id) in tokens.iter().enumerate() {
         let mut row = vec![0u32; words];
@@ -92,8 +99,8 @@ fn check_text(compiled: &syncodec::Compiled, text: &[u8], seed: u64) -> (usize, 
             let valid = session.is_token_valid(t);
             if valid {
                 assert!(bit(&row, t), "seed {seed}: valid token {:?} rejected after {:?}", String::from_utf8_lossy(&vocab.bytes[t as usize]), context(&session));
-            } else if bit(&row, t) {
-                false_allowed += 1;
+            } else {
+                assert!(!bit(&row, t), "seed {seed}: token {:?} allowed after {:?} but refused", String::from_utf8_lossy(&vocab.bytes[t as usize]), context(&session));
             }
         }
         assert!(!bit(&row, 1), "special token in the mask");
@@ -184,4 +191,135 @@ fn go_snippet_has_sound_exact_masks() {
         false_allowed += f;
     }
     println!("go: {positions} positions, {false_allowed} false-allowed tokens");
+}
+
+/// Random walks over the mask: from the empty text, sample a token uniformly among the allowed
+/// ones, accept it (it must be accepted), now and then roll back a few tokens (the mask must be
+/// the one seen before); a walk ends at EOS, at an empty mask (a dead end: counted, not
+/// failed here) or after `max_len` tokens. Returns (steps, dead ends).
+fn random_walks(compiled: &syncodec::Compiled, corpus: &[u8], seed: u64, steps: usize, max_len: usize) -> (usize, usize) {
+    let mut rng = Rng::new(seed);
+    let vocab = vocabulary(corpus, &mut rng, 150);
+    let bytes = syncodec::build_artifact(compiled, &vocab, "test", &|_, _| {}).expect("the artifact builds").bytes;
+    let artifact = Artifact::from_bytes(&bytes).unwrap();
+    let cache = std::sync::Arc::new(syncodec_runtime::session::MaskCache::default());
+    let (mut done, mut dead_ends) = (0, 0);
+    while done < steps {
+        let mut session = Session::with_cache(&artifact, Default::default(), cache.clone()).unwrap();
+        let words = session.bitmask_words();
+        let mut rows: Vec<Vec<u32>> = Vec::new();
+        loop {
+            let mut row = vec![0u32; words];
+            session.fill_bitmask(&mut row).unwrap();
+            let allowed: Vec<u32> = bits::row::iter_ones(&row).map(|t| t as u32).collect();
+            if allowed.is_empty() {
+                dead_ends += 1;
+                break;
+            }
+            let id = allowed[rng.below(allowed.len())];
+            let text = String::from_utf8_lossy(session.text()).into_owned();
+            session.accept_token(id).unwrap_or_else(|e| panic!("seed {seed}: sampled token {:?} refused after {text:?}: {e}", String::from_utf8_lossy(&vocab.bytes[id as usize])));
+            rows.push(row);
+            done += 1;
+            if id == 0 || rows.len() >= max_len {
+                break;
+            }
+            if rows.len() > 3 && rng.below(10) == 0 {
+                let back = 1 + rng.below(3);
+                session.rollback(back).unwrap();
+                rows.truncate(rows.len() - back + 1);
+                let mut again = vec![0u32; words];
+                session.fill_bitmask(&mut again).unwrap();
+                let before = rows.pop().unwrap_or_default();
+                assert_eq!(again, before, "seed {seed}: rollback({back}) does not restore the mask after {:?}", String::from_utf8_lossy(session.text()));
+            }
+        }
+    }
+    (done, dead_ends)
+}
+
+fn walk_grammar(name: &str, corpus: &[&str], min_steps: usize) {
+    let compilation = compile(name);
+    let compiled = compilation.ok().unwrap_or_else(|| panic!("{name}.ebnf compiles"));
+    let per = min_steps.div_ceil(corpus.len());
+    let (mut steps, mut dead_ends) = (0, 0);
+    for (i, text) in corpus.iter().enumerate() {
+        let (s, d) = random_walks(compiled, text.as_bytes(), 7 + i as u64, per, 60);
+        steps += s;
+        dead_ends += d;
+    }
+    assert!(steps >= min_steps);
+    println!("{name}: {steps} random-walk steps, every sampled token accepted; {dead_ends} walks reached an empty mask");
+}
+
+const JSON_WALK: &[&str] = &["{\"a\": [1, 2.5e-3, true, null], \"b\": {\"c\": \"d\\u00e9\"}}", "[[], {}, -0, \"x y\", false]"];
+
+#[test]
+fn json_random_walks_accept_every_sampled_token() {
+    walk_grammar("json", JSON_WALK, 10_000);
+}
+
+#[test]
+fn python_random_walks_accept_every_sampled_token() {
+    walk_grammar("python", PYTHON, 10_000);
+}
+
+#[test]
+fn go_random_walks_accept_every_sampled_token() {
+    walk_grammar("go", &[GO], 10_000);
+}
+
+#[test]
+fn sql_random_walks_accept_every_sampled_token() {
+    walk_grammar("sql", &["SELECT a, b AS c FROM t JOIN u ON t.x = u.y WHERE a > 1 AND b LIKE 'x%' GROUP BY a ORDER BY 2 DESC LIMIT 10;", "INSERT INTO t (a, b) VALUES (1, 'two'), (3, NULL); UPDATE t SET a = a + 1 WHERE b IS NOT NULL;"], 10_000);
+}
+
+/// Tab indentation is masked like space indentation (issue 12): after a block's first line
+/// indented with a tab, a second line indented with two tabs must be refused, and so must every
+/// token that would start it.
+#[test]
+fn tab_indentation_is_masked() {
+    let compilation = compile("python");
+    let compiled = compilation.ok().expect("python.ebnf compiles");
+    for prefix in ["if a:\n\tx = 1\n\t\t", "if a:\n    x = 1\n        "] {
+        let mut rng = Rng::new(3);
+        let vocab = vocabulary(b"if a:\n\tx = 1\n\ty = 2\n    z = 3\n\t\tpass\n", &mut rng, 60);
+        let bytes = syncodec::build_artifact(compiled, &vocab, "test", &|_, _| {}).expect("the artifact builds").bytes;
+        let artifact = Artifact::from_bytes(&bytes).unwrap();
+        let mut session = Session::new(&artifact).unwrap();
+        session.feed_text(prefix.as_bytes()).unwrap();
+        let mut row = vec![0u32; session.bitmask_words()];
+        session.fill_bitmask(&mut row).unwrap();
+        let y = vocab.bytes.iter().position(|b| b == b"y").unwrap() as u32;
+        assert!(!bit(&row, y), "`y` allowed after {prefix:?}");
+        for t in bits::row::iter_ones(&row) {
+            assert!(session.is_token_valid(t as u32), "{:?} allowed after {prefix:?} but refused", String::from_utf8_lossy(&vocab.bytes[t]));
+        }
+    }
+}
+
+/// Dead ends (issue 12): a keyword followed by the first byte of a multi-byte character was
+/// accepted although every completed character makes the keyword a longer NAME, which the
+/// parser does not take there; no byte could follow. The session must refuse that byte.
+#[test]
+fn keyword_then_partial_character_is_refused() {
+    for (name, prefix, keyword) in [("python", "x = [y ", "for"), ("go", "", "package")] {
+        let compilation = compile(name);
+        let compiled = compilation.ok().unwrap_or_else(|| panic!("{name}.ebnf compiles"));
+        let mut rng = Rng::new(5);
+        let vocab = vocabulary(format!("{prefix}{keyword} z").as_bytes(), &mut rng, 20);
+        let bytes = syncodec::build_artifact(compiled, &vocab, "test", &|_, _| {}).expect("the artifact builds").bytes;
+        let artifact = Artifact::from_bytes(&bytes).unwrap();
+        let mut session = Session::new(&artifact).unwrap();
+        session.feed_text(format!("{prefix}{keyword}").as_bytes()).unwrap();
+        let lead = vocab.bytes.iter().position(|b| b == &[0xeb]).unwrap() as u32;
+        assert!(!session.is_token_valid(lead), "{name}: {keyword:?} then 0xEB accepted: a dead end");
+        let mut row = vec![0u32; session.bitmask_words()];
+        session.fill_bitmask(&mut row).unwrap();
+        assert!(!bit(&row, lead), "{name}: 0xEB in the mask after {keyword:?}");
+        assert!(session.accept_token(lead).is_err());
+        // The keyword itself is fine: a space and a name may follow.
+        let space = vocab.bytes.iter().position(|b| b == b" ").unwrap() as u32;
+        assert!(session.is_token_valid(space), "{name}: a space after {keyword:?} refused");
+    }
 }

@@ -14,6 +14,9 @@
 //! - `STOP path:line:col token=ID "text": reason` when teacher forcing cannot go on (the positions
 //!   after it in that file are not audited);
 //! - `mask allows X% of vocab on average, exact Y%` (two decimals);
+//! - `length-2 superset would also allow, per position: ...`: the tokens SynCode's length-2
+//!   superset (the stored masks' union) allows and the session refuses, by cause
+//!   (`Session::superset_causes`), one decimal;
 //! - last line, exactly: `audited K positions: R false-rejected, A false-allowed (P% of vocab on
 //!   average)`, where `A` is the sum over positions of the tokens the mask allows but the oracle
 //!   does not, and `P` the average over positions of that count divided by `n_tokens`, times 100.
@@ -70,6 +73,7 @@ pub fn run(args: &AuditArgs) -> Result<ExitStatus, CliError> {
                 writeln!(stdout, "{line}")?;
             }
             writeln!(stdout, "mask allows {:.2}% of vocab on average, exact {:.2}%", report.mask_percent(), report.exact_percent())?;
+            writeln!(stdout, "{}", report.superset_line())?;
             writeln!(stdout, "{}", report.summary_line())?;
         }
         FormatArg::Json => {

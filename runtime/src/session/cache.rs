@@ -1,5 +1,6 @@
-//! [`MaskCache`]: bitmask rows already computed, keyed by [`MaskKey`], shared by every session
-//! of one artifact (a server keeps one per artifact), plus the artifact's indentation groups.
+//! [`MaskCache`]: exact masks already computed ([`ExactMask`]: a row plus the groups a fill
+//! checks against the parser), keyed by [`MaskKey`], shared by every session of one artifact
+//! (a server keeps one per artifact).
 //!
 //! **Invariant:** a row is stored only under the key it was computed from, and a key determines
 //! its row for a given artifact, so a hit is exactly the row a miss would compute. A key means
@@ -14,8 +15,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use syncodec_artifacts::header::hex;
 
-use super::indent_mask::IndentGroups;
-use super::key::MaskKey;
+use super::exact::{ExactMask, LexTable};
+use super::key::{LexKey, MaskKey};
 use crate::artifact::Artifact;
 
 /// Unions of stored masks already computed, shared by every session of one artifact.
@@ -28,8 +29,8 @@ use crate::artifact::Artifact;
 pub struct MaskCache {
     map: Mutex<CacheMap>,
     budget: usize,
-    /// Tokens grouped by leading spaces, for indentation masking (built on first use).
-    indent_groups: OnceLock<IndentGroups>,
+    /// The text tokens sorted by bytes, for the exact masks' lexing (built on first use).
+    byte_order: OnceLock<Box<[u32]>>,
     /// The artifact whose rows these are (set by the first session).
     owner: OnceLock<ArtifactId>,
 }
@@ -58,14 +59,16 @@ impl ArtifactId {
 
 #[derive(Default)]
 struct CacheMap {
-    rows: HashMap<MaskKey, Arc<[u32]>>,
+    rows: HashMap<MaskKey, Arc<ExactMask>>,
+    /// How tokens lex from each lexical key, shared by the masks of every key with that half.
+    tables: HashMap<LexKey, Arc<LexTable>>,
     bytes: usize,
 }
 
 impl MaskCache {
     /// A cache holding at most `budget_bytes` of bitmask rows.
     pub fn new(budget_bytes: usize) -> MaskCache {
-        MaskCache { map: Mutex::new(CacheMap::default()), budget: budget_bytes, indent_groups: OnceLock::new(), owner: OnceLock::new() }
+        MaskCache { map: Mutex::new(CacheMap::default()), budget: budget_bytes, byte_order: OnceLock::new(), owner: OnceLock::new() }
     }
 
     /// Binds the cache to `id` if it is unbound; `Err` with the owner when it belongs to another
@@ -79,25 +82,33 @@ impl MaskCache {
         }
     }
 
-    pub(super) fn get(&self, key: &MaskKey) -> Option<Arc<[u32]>> {
+    pub(super) fn get(&self, key: &MaskKey) -> Option<Arc<ExactMask>> {
         self.map.lock().ok()?.rows.get(key).cloned()
     }
 
-    pub(super) fn insert(&self, key: MaskKey, row: Arc<[u32]>) {
+    pub(super) fn insert(&self, key: MaskKey, row: Arc<ExactMask>) {
         if let Ok(mut map) = self.map.lock() {
-            let size = row.len() * 4 + key.size_bytes();
-            if map.bytes + size > self.budget {
-                map.rows.clear();
-                map.bytes = 0;
-            }
-            map.bytes += size;
+            let size = row.size_bytes() + key.size_bytes();
+            map.make_room(size, self.budget);
             map.rows.insert(key, row);
         }
     }
 
-    /// The indentation groups, built by `build` on first use.
-    pub(super) fn indent_groups(&self, build: impl FnOnce() -> IndentGroups) -> &IndentGroups {
-        self.indent_groups.get_or_init(build)
+    pub(super) fn table(&self, key: &LexKey) -> Option<Arc<LexTable>> {
+        self.map.lock().ok()?.tables.get(key).cloned()
+    }
+
+    pub(super) fn insert_table(&self, key: LexKey, table: Arc<LexTable>) {
+        if let Ok(mut map) = self.map.lock() {
+            let size = table.size_bytes() + key.size_bytes();
+            map.make_room(size, self.budget);
+            map.tables.insert(key, table);
+        }
+    }
+
+    /// The text tokens sorted by bytes, built by `build` on first use.
+    pub(super) fn byte_order(&self, build: impl FnOnce() -> Box<[u32]>) -> &[u32] {
+        self.byte_order.get_or_init(build)
     }
 
     /// Number of cached rows.
@@ -107,6 +118,18 @@ impl MaskCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl CacheMap {
+    /// Clears everything when `size` more bytes would exceed `budget`, then counts them.
+    fn make_room(&mut self, size: usize, budget: usize) {
+        if self.bytes + size > budget {
+            self.rows.clear();
+            self.tables.clear();
+            self.bytes = 0;
+        }
+        self.bytes += size;
     }
 }
 

@@ -5,7 +5,7 @@
 //! artifact and never changes; everything that depends on the text lives in `hyps::State`.
 
 use syncodec_artifacts::bits::IdSet;
-use syncodec_artifacts::ids::{ArchivedId, TerminalId};
+use syncodec_artifacts::ids::{ArchivedId, DfaStateId, TerminalId};
 use syncodec_artifacts::schema::ArchivedCompiledGrammar;
 
 use super::hyps::Hyp;
@@ -27,6 +27,10 @@ pub(super) struct Core<'a> {
     pub(super) store: MaskStore<'a>,
     /// The grammar asks for a contextual lexer: candidates decide lexeme ends and winners.
     pub(super) contextual: bool,
+    /// Per byte `b`, every terminal whose DFA is still live after `b` from its start, with its
+    /// start state: the candidates of a straddle about to read `b` when every terminal is
+    /// allowed (the exact mask's recorder).
+    pub(super) starts_by_byte: Vec<Vec<(TerminalId, DfaStateId)>>,
 }
 
 impl<'a> Core<'a> {
@@ -40,10 +44,21 @@ impl<'a> Core<'a> {
         for t in grammar.ignore.iter() {
             ignore.insert(t.to_id());
         }
+        let dfas: Vec<Option<TerminalDfa<'a>>> = (0..n_terminals).map(|t| TerminalDfa::new(grammar, TerminalId::from_raw(t as u32))).collect();
+        let starts_by_byte = (0..=255u8)
+            .map(|b| {
+                let live = |(t, d): (usize, &Option<TerminalDfa<'a>>)| {
+                    let d = d.as_ref()?;
+                    d.is_live(d.step(d.start(), b)).then(|| (TerminalId::from_raw(t as u32), d.start()))
+                };
+                dfas.iter().enumerate().filter_map(live).collect()
+            })
+            .collect();
         Ok(Core {
             grammar,
             lexer: Lexer::new(grammar),
-            dfas: (0..n_terminals).map(|t| TerminalDfa::new(grammar, TerminalId::from_raw(t as u32))).collect(),
+            dfas,
+            starts_by_byte,
             ignore,
             n_terminals,
             store: MaskStore::new(m, &vocab),
@@ -58,7 +73,7 @@ impl<'a> Core<'a> {
 
     /// The terminal a lexeme of `h` would be if it ended where `h` is: the combined lexer's
     /// label, or with the contextual lexer the best of the candidates.
-    pub(super) fn accepts(&self, h: &Hyp<'_>) -> Option<TerminalId> {
+    pub(super) fn accepts<F>(&self, h: &Hyp<'_, F>) -> Option<TerminalId> {
         if self.contextual {
             self.lexer.winner(&h.cands)
         } else {
@@ -70,6 +85,15 @@ impl<'a> Core<'a> {
     pub(super) fn add_acceptable(&self, parser: &Parser<'_>, set: &mut IdSet<TerminalId>) {
         for t in parser.acceptable_terminals() {
             set.insert(t);
+        }
+    }
+
+    /// The candidates of a straddle starting at byte `at` of `text` when every terminal is
+    /// allowed: those whose DFA survives that byte (all of them past the end).
+    pub(super) fn all_cands(&self, text: &[u8], at: usize) -> Vec<(TerminalId, DfaStateId)> {
+        match text.get(at) {
+            Some(&b) => self.starts_by_byte.get(b as usize).cloned().unwrap_or_default(),
+            None => self.starts_by_byte.iter().flatten().copied().collect(),
         }
     }
 

@@ -11,6 +11,12 @@
 //!   alternative hypothesis "the lexeme ended here" is spawned; it is guarded by its parent and
 //!   dropped as soon as the parent accepts again (munch would then prefer the longer lexeme).
 //!
+//! The stepping is generic over what a hypothesis commits lexemes to ([`Committer`]): the
+//! session's [`Front`] (parser and layout), or the exact mask's recorder (`exact::Recorder`),
+//! which keeps the lexemes instead of parsing them, so that tokens can be grouped by the
+//! lexemes their bytes produce. Both run this same code, which is what makes the groups agree
+//! with `accept_token`.
+//!
 //! **Invariant:** a [`State`] is viable (the text is a viable prefix) iff some hypothesis has a
 //! candidate, or the text is the empty sentence of a grammar that allows nothing else; a hypothesis without candidates (a *ghost*) is kept only while another one is
 //! guarded by it. Stepping never panics: every table read goes through checked accessors.
@@ -24,6 +30,26 @@ use crate::indent::Indenter;
 use crate::lexer::{Lexeme, Lexer};
 use crate::parser::Parser;
 use crate::semicolon::SemicolonInserter;
+
+/// Bytes [`State::can_escape`] looks ahead (a UTF-8 character's continuation bytes fit).
+const ESCAPE_DEPTH: usize = 4;
+
+/// Distinct lexer states [`State::can_escape`] follows at one depth before giving up (as yes).
+const ESCAPE_FRONTIER: usize = 64;
+
+/// A front that takes every lexeme: lexing without the parser ([`State::can_escape`]).
+#[derive(Clone)]
+pub(super) struct Unparsed;
+
+impl<'g> Committer<'g> for Unparsed {
+    fn push(&mut self, _core: &Core<'g>, _lexeme: Lexeme, _text: &[u8]) -> bool {
+        true
+    }
+
+    fn open_cands(&self, core: &Core<'g>, text: &[u8], at: usize) -> Vec<(TerminalId, DfaStateId)> {
+        core.all_cands(text, at)
+    }
+}
 
 /// The layout stage between the lexer and the parser.
 #[derive(Clone)]
@@ -40,6 +66,26 @@ pub(super) struct Front<'g> {
     pub(super) layout: Layout,
 }
 
+/// What a hypothesis commits its lexemes to; see the module docs.
+pub(super) trait Committer<'g>: Clone {
+    /// Commits one lexeme; `false` when it is rejected (the hypothesis is then dropped).
+    fn push(&mut self, core: &Core<'g>, lexeme: Lexeme, text: &[u8]) -> bool;
+    /// The candidates of a straddle starting at byte `at`: the terminals a lexeme there may
+    /// be, with their DFA start states.
+    fn open_cands(&self, core: &Core<'g>, text: &[u8], at: usize) -> Vec<(TerminalId, DfaStateId)>;
+}
+
+impl<'g> Committer<'g> for Front<'g> {
+    fn push(&mut self, core: &Core<'g>, lexeme: Lexeme, text: &[u8]) -> bool {
+        Front::push(self, core, lexeme, text)
+    }
+
+    fn open_cands(&self, core: &Core<'g>, text: &[u8], at: usize) -> Vec<(TerminalId, DfaStateId)> {
+        let la = self.lookahead(core, text, at);
+        la.iter().filter_map(|t| core.dfa(t).map(|d| (t, d.start()))).collect()
+    }
+}
+
 impl<'g> Front<'g> {
     fn new(grammar: &'g ArchivedCompiledGrammar) -> Front<'g> {
         let layout = match (grammar.indentation.as_ref(), grammar.auto_semicolon.as_ref()) {
@@ -52,7 +98,7 @@ impl<'g> Front<'g> {
 
     /// Passes one lexeme through the layout stage to the parser. `false` when the parser (or
     /// the indentation) rejects it; the front is then garbage and must be dropped.
-    fn push(&mut self, core: &Core<'_>, lexeme: Lexeme, text: &[u8]) -> bool {
+    pub(super) fn push(&mut self, core: &Core<'_>, lexeme: Lexeme, text: &[u8]) -> bool {
         if core.lexer.is_ignored(lexeme.terminal) {
             return true;
         }
@@ -82,7 +128,7 @@ impl<'g> Front<'g> {
     }
 
     /// The lexeme terminals that may come next, for a lexeme starting at byte `at`.
-    fn lookahead(&self, core: &Core<'_>, text: &[u8], at: usize) -> IdSet<TerminalId> {
+    pub(super) fn lookahead(&self, core: &Core<'_>, text: &[u8], at: usize) -> IdSet<TerminalId> {
         let mut set = core.ignore.clone();
         let (indenter, semicolons) = match &self.layout {
             Layout::Plain => (None, None),
@@ -154,8 +200,8 @@ impl<'g> Front<'g> {
 
 /// One way the text's tail may be lexed; see the module docs.
 #[derive(Clone)]
-pub(super) struct Hyp<'g> {
-    pub(super) front: Front<'g>,
+pub(super) struct Hyp<'g, F = Front<'g>> {
+    pub(super) front: F,
     /// Start of the unfinished lexeme.
     pub(super) start: usize,
     /// Combined lexer state over `text[start..]`.
@@ -163,20 +209,29 @@ pub(super) struct Hyp<'g> {
     /// Acceptable terminals still live on `text[start..]`, with their DFA states. Empty for a
     /// *ghost*: kept only to know when its guarded alternatives become invalid.
     pub(super) cands: Vec<(TerminalId, DfaStateId)>,
-    id: u32,
+    pub(super) id: u32,
     /// Ids of hypotheses whose next accepting position invalidates this one.
-    guards: Vec<u32>,
+    pub(super) guards: Vec<u32>,
+    /// Marker for the front's lifetime when `F` does not hold it.
+    _grammar: std::marker::PhantomData<&'g ()>,
+}
+
+impl<'g, F> Hyp<'g, F> {
+    /// The same hypothesis committing to `front` instead.
+    pub(super) fn with_front<G>(&self, front: G) -> Hyp<'g, G> {
+        Hyp { front, start: self.start, lex: self.lex, cands: self.cands.clone(), id: self.id, guards: self.guards.clone(), _grammar: std::marker::PhantomData }
+    }
 }
 
 /// The lexing state of a text: its hypotheses.
 #[derive(Clone)]
-pub(super) struct State<'g> {
-    pub(super) hyps: Vec<Hyp<'g>>,
-    next_id: u32,
+pub(super) struct State<'g, F = Front<'g>> {
+    pub(super) hyps: Vec<Hyp<'g, F>>,
+    pub(super) next_id: u32,
     /// The empty text of a grammar whose only sentence it is (`start: `, no `%ignore`): no
     /// lexeme can start, yet the text is viable and complete. Its one hypothesis is a ghost at
     /// byte 0 (so `complete` sees the finished front); any byte ends it.
-    empty_sentence: bool,
+    pub(super) empty_sentence: bool,
 }
 
 impl<'g> State<'g> {
@@ -188,7 +243,7 @@ impl<'g> State<'g> {
             Some(h) => state.hyps.push(h),
             None if front.can_finish(0) => {
                 state.empty_sentence = true;
-                state.hyps.push(Hyp { front, start: 0, lex: core.lexer.start(), cands: Vec::new(), id: 0, guards: Vec::new() });
+                state.hyps.push(Hyp { front, start: 0, lex: core.lexer.start(), cands: Vec::new(), id: 0, guards: Vec::new(), _grammar: std::marker::PhantomData });
             }
             None => {}
         }
@@ -202,19 +257,128 @@ impl<'g> State<'g> {
         state
     }
 
+    /// Whether `text` followed by `bytes` is still a viable prefix (`self` is `text`'s state).
+    pub(super) fn viable_with(&self, core: &Core<'g>, text: &[u8], bytes: &[u8]) -> bool {
+        if bytes.is_empty() {
+            return self.viable(core, text);
+        }
+        let (w0, mut window) = self.window(text, bytes.len());
+        window.extend_from_slice(bytes);
+        let mut state = self.clone();
+        for h in &mut state.hyps {
+            h.start -= w0;
+        }
+        state.advance(core, &window, text.len() - w0);
+        state.viable(core, &window)
+    }
+
+    /// Where the text that stepping more bytes may read again starts, and a copy of it with
+    /// room for `extra` more bytes. Only the unfinished lexemes' bytes are read again (and,
+    /// before the first lexeme of an indentation grammar, the text before it), so a check works
+    /// on a window of the text starting at the earliest hypothesis, positions shifted by `w0`.
+    pub(super) fn window(&self, text: &[u8], extra: usize) -> (usize, Vec<u8>) {
+        let w0 = if self.needs_whole_text() { 0 } else { self.hyps.iter().map(|h| h.start).min().unwrap_or(text.len()) };
+        let mut window = Vec::with_capacity(text.len() - w0 + extra);
+        window.extend_from_slice(&text[w0..]);
+        (w0, window)
+    }
+
+    /// Whether some hypothesis has not seen the first lexeme of an indentation grammar: the
+    /// text before it decides the first line's indentation.
+    pub(super) fn needs_whole_text(&self) -> bool {
+        self.hyps.iter().any(|h| matches!(&h.front.layout, Layout::Indent(ind) if !ind.started()))
+    }
+
+    /// Whether the text is a complete program.
+    pub(super) fn complete(&self, core: &Core<'g>, text: &[u8]) -> bool {
+        self.hyps.iter().any(|h| {
+            if h.start == text.len() {
+                return h.front.can_finish(text.len());
+            }
+            if h.cands.is_empty() {
+                return false;
+            }
+            let Some(w) = core.accepts(h) else { return false };
+            let mut front = h.front.clone();
+            front.push(core, Lexeme { terminal: w, start: h.start, end: text.len() }, text) && front.can_finish(text.len())
+        })
+    }
+}
+
+impl<'g, F: Committer<'g>> State<'g, F> {
     /// A hypothesis whose unfinished lexeme starts at `at` (nothing of it read yet).
-    fn open(&mut self, core: &Core<'g>, front: Front<'g>, at: usize, text: &[u8], guards: Vec<u32>) -> Option<Hyp<'g>> {
-        let la = front.lookahead(core, text, at);
-        let cands: Vec<_> = la.iter().filter_map(|t| core.dfa(t).map(|d| (t, d.start()))).collect();
+    fn open(&mut self, core: &Core<'g>, front: F, at: usize, text: &[u8], guards: Vec<u32>) -> Option<Hyp<'g, F>> {
+        let cands = front.open_cands(core, text, at);
         if cands.is_empty() {
             return None;
         }
         self.next_id += 1;
-        Some(Hyp { front, start: at, lex: core.lexer.start(), cands, id: self.next_id, guards })
+        Some(Hyp { front, start: at, lex: core.lexer.start(), cands, id: self.next_id, guards, _grammar: std::marker::PhantomData })
     }
 
-    pub(super) fn viable(&self) -> bool {
-        self.empty_sentence || self.hyps.iter().any(|h| !h.cands.is_empty())
+    /// Whether the text (ending `text`) is a viable prefix: some hypothesis has a candidate
+    /// and is either unguarded or can outlive its guards ([`State::witnesses`]).
+    pub(super) fn viable(&self, core: &Core<'g>, text: &[u8]) -> bool {
+        self.empty_sentence || self.witnesses(core, text).next().is_some()
+    }
+
+    /// The hypotheses that make the text viable: those with a candidate, except that guarded
+    /// ones count only when some continuation of the text leaves a candidate to a hypothesis no
+    /// present one guards. Without that, a guard certain to fire leaves a dead end: after a
+    /// keyword the parser takes, the first byte of a multi-byte character opens "keyword, then
+    /// a NAME" guarded by the longer NAME, which every completed character makes accept.
+    pub(super) fn witnesses<'s>(&'s self, core: &Core<'g>, text: &[u8]) -> impl Iterator<Item = &'s Hyp<'g, F>> + 's {
+        let guarded = |h: &Hyp<'g, F>| h.guards.iter().any(|g| self.hyps.iter().any(|o| o.id == *g));
+        let any_guarded = self.hyps.iter().any(|h| !h.cands.is_empty() && guarded(h));
+        let all_guarded = !self.hyps.iter().any(|h| !h.cands.is_empty() && !guarded(h));
+        let escapes = any_guarded && all_guarded && self.can_escape(core, text);
+        self.hyps.iter().filter(move |h| !h.cands.is_empty() && (escapes || !guarded(h)))
+    }
+
+    /// Whether some continuation of `text` (at most [`ESCAPE_DEPTH`] bytes, lexed without the
+    /// parser) leaves a candidate to an unguarded hypothesis. Undecided within the bounds counts
+    /// as yes, so this never turns a viable text into a dead one.
+    fn can_escape(&self, core: &Core<'g>, text: &[u8]) -> bool {
+        let w0 = self.hyps.iter().map(|h| h.start).min().unwrap_or(text.len()).min(text.len());
+        let hyps = self.hyps.iter().map(|h| {
+            let mut u = h.with_front(Unparsed);
+            u.start -= w0;
+            u
+        });
+        let start = State { hyps: hyps.collect(), next_id: self.next_id, empty_sentence: false };
+        let mut frontier = vec![(start, text[w0..].to_vec())];
+        for _ in 0..ESCAPE_DEPTH {
+            let mut next: Vec<(State<'g, Unparsed>, Vec<u8>)> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for (state, buf) in &frontier {
+                for b in 0..=255u8 {
+                    let mut buf = buf.clone();
+                    buf.push(b);
+                    let mut s = state.clone();
+                    s.step(core, &buf, buf.len() - 1);
+                    let ids: Vec<u32> = s.hyps.iter().map(|h| h.id).collect();
+                    let free = |h: &Hyp<'g, Unparsed>| !h.guards.iter().any(|g| ids.contains(g));
+                    if s.hyps.iter().any(|h| !h.cands.is_empty() && free(h)) {
+                        return true;
+                    }
+                    if !s.hyps.iter().any(|h| !h.cands.is_empty()) {
+                        continue;
+                    }
+                    let signature: Vec<_> = s.hyps.iter().map(|h| (h.lex, h.cands.clone(), buf.len() - h.start, h.guards.iter().filter_map(|g| ids.iter().position(|i| i == g)).collect::<Vec<_>>())).collect();
+                    if seen.insert(signature) {
+                        next.push((s, buf));
+                    }
+                }
+            }
+            if next.is_empty() {
+                return false;
+            }
+            if next.len() > ESCAPE_FRONTIER {
+                return true;
+            }
+            frontier = next;
+        }
+        true
     }
 
     /// Appends `text[from..]` (already in `text`) byte by byte.
@@ -227,30 +391,9 @@ impl<'g> State<'g> {
         }
     }
 
-    /// Whether `text` followed by `bytes` is still a viable prefix (`self` is `text`'s state).
-    pub(super) fn viable_with(&self, core: &Core<'g>, text: &[u8], bytes: &[u8]) -> bool {
-        if bytes.is_empty() {
-            return self.viable();
-        }
-        // Only the unfinished lexemes' bytes are read again (and, before the first lexeme of an
-        // indentation grammar, the text before it), so the check works on a window of the text
-        // starting at the earliest hypothesis, with positions shifted by the window's start.
-        let needs_all = self.hyps.iter().any(|h| matches!(&h.front.layout, Layout::Indent(ind) if !ind.started()));
-        let w0 = if needs_all { 0 } else { self.hyps.iter().map(|h| h.start).min().unwrap_or(text.len()) };
-        let mut window = Vec::with_capacity(text.len() - w0 + bytes.len());
-        window.extend_from_slice(&text[w0..]);
-        window.extend_from_slice(bytes);
-        let mut state = self.clone();
-        for h in &mut state.hyps {
-            h.start -= w0;
-        }
-        state.advance(core, &window, text.len() - w0);
-        state.viable()
-    }
-
     /// Steps one hypothesis's unfinished lexeme over byte `b`; `false` when the lexer dies
     /// (with the contextual lexer: when no candidate is left).
-    fn step_straddle(core: &Core<'g>, h: &mut Hyp<'g>, b: u8) -> bool {
+    fn step_straddle(core: &Core<'g>, h: &mut Hyp<'g, F>, b: u8) -> bool {
         if !core.contextual {
             h.lex = core.lexer.step(h.lex, b);
             if Lexer::is_dead(h.lex) {
@@ -265,7 +408,7 @@ impl<'g> State<'g> {
     pub(super) fn step(&mut self, core: &Core<'g>, text: &[u8], i: usize) {
         let b = text[i];
         self.empty_sentence = false;
-        let mut out: Vec<Hyp<'g>> = Vec::with_capacity(self.hyps.len() + 1);
+        let mut out: Vec<Hyp<'g, F>> = Vec::with_capacity(self.hyps.len() + 1);
         let mut accepted: Vec<u32> = Vec::new();
         for mut h in std::mem::take(&mut self.hyps) {
             let was = if i > h.start { core.accepts(&h) } else { None };
@@ -327,21 +470,6 @@ impl<'g> State<'g> {
         let guarded: Vec<u32> = out.iter().flat_map(|h| h.guards.iter().copied()).collect();
         out.retain(|h| !h.cands.is_empty() || guarded.contains(&h.id));
         self.hyps = out;
-    }
-
-    /// Whether the text is a complete program.
-    pub(super) fn complete(&self, core: &Core<'g>, text: &[u8]) -> bool {
-        self.hyps.iter().any(|h| {
-            if h.start == text.len() {
-                return h.front.can_finish(text.len());
-            }
-            if h.cands.is_empty() {
-                return false;
-            }
-            let Some(w) = core.accepts(h) else { return false };
-            let mut front = h.front.clone();
-            front.push(core, Lexeme { terminal: w, start: h.start, end: text.len() }, text) && front.can_finish(text.len())
-        })
     }
 }
 

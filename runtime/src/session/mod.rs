@@ -8,20 +8,22 @@
 //! that on the token's bytes, so a token that cannot continue the program is an error and
 //! leaves the session unchanged.
 //!
-//! The mask is a superset of the viable tokens (sound), never an all-allowed row on error (fail
-//! closed: errors zero the row and are returned). EOS tokens are allowed exactly when the text
+//! The mask is exactly the set of tokens `accept_token` accepts (see `exact`), never an
+//! all-allowed row on error (fail closed: errors zero the row and are returned). EOS tokens are allowed exactly when the text
 //! is a complete program; special tokens never. With [`SessionOptions::sequence_start`], the
 //! first token's bytes are the tokenizer's first-position bytes (SentencePiece drops the
 //! dummy-prefix space there).
 //!
 //! A step costs a DFA walk over the new bytes, the mask key (a table scan per candidate), a
-//! hash lookup in the shared [`MaskCache`] and a copy; a miss ORs a few stored masks.
+//! hash lookup in the shared [`MaskCache`], a copy, and a few LR steps per group of tokens that
+//! cross more than one lexeme boundary; a miss ORs a few stored masks and lexes the tokens they
+//! leave undecided.
 //!
 //! The module, by concern (private submodules):
 //! - `hyps`: the hypotheses and the incremental lexer that steps them byte by byte;
 //! - `key`: the mask key, its recipe of stored masks and token edits, [`MaskDescription`];
-//! - `indent_mask`: tokens that would give a new line an impossible indentation;
-//! - `cache`: [`MaskCache`], rows by key, shared by the sessions of one artifact;
+//! - `exact`: the superset narrowed to the viable tokens, by groups of equally lexed tokens;
+//! - `cache`: [`MaskCache`], exact masks by key, shared by the sessions of one artifact (bound to it);
 //! - `history`: what [`Session::rollback`] restores (a text length per token, a checkpoint state
 //!   every 32 tokens);
 //! - `context`: the per-artifact tables every step reads.
@@ -31,6 +33,7 @@
 
 use std::sync::Arc;
 
+use syncodec_artifacts::bits::row;
 use syncodec_artifacts::ids::TokenId;
 
 use crate::artifact::Artifact;
@@ -38,19 +41,20 @@ use crate::masks::{StoreError, Vocab};
 
 mod cache;
 mod context;
+mod exact;
 mod history;
 mod hyps;
-mod indent_mask;
 mod key;
 
 pub use cache::MaskCache;
+pub use exact::SupersetCauses;
 pub use key::MaskDescription;
 
 use cache::ArtifactId;
 use context::Core;
+use exact::{ExactMask, LexTable};
 use history::History;
 use hyps::State;
-use indent_mask::{IndentFilter, IndentGroups};
 use key::MaskKey;
 
 /// Errors of a [`Session`]. The session is unchanged after any of them.
@@ -164,13 +168,13 @@ impl<'a> Session<'a> {
         let mut state = self.state.clone();
         self.text.extend_from_slice(bytes);
         state.advance(&self.core, &self.text, from);
-        if !state.viable() {
+        if !state.viable(&self.core, &self.text) {
             // Find the first byte that breaks the prefix, for the message.
             let mut probe = self.state.clone();
             let mut offset = from;
             for i in from..self.text.len() {
                 probe.step(&self.core, &self.text, i);
-                if !probe.viable() {
+                if !probe.viable(&self.core, &self.text[..=i]) {
                     offset = i;
                     break;
                 }
@@ -253,7 +257,7 @@ impl<'a> Session<'a> {
         let mut state = self.state.clone();
         self.text.extend_from_slice(bytes);
         state.advance(&self.core, &self.text, from);
-        if !state.viable() {
+        if !state.viable(&self.core, &self.text) {
             self.text.truncate(from);
             return Err(SessionError::TokenRejected { id, text: String::from_utf8_lossy(bytes).into_owned(), offset: from });
         }
@@ -285,15 +289,35 @@ impl<'a> Session<'a> {
         !vocab.is_special(id) && vocab.first_bytes(id).is_some_and(|b| self.viable_with(b))
     }
 
-    /// The leading-space token groups of indentation masking, built once per cache.
-    fn indent_groups(&self) -> &IndentGroups {
-        self.cache.indent_groups(|| IndentGroups::new(&self.core))
-    }
-
     /// What the next mask depends on.
     fn key(&self) -> MaskKey {
-        let indent = IndentFilter::of(&self.core, &self.state, &self.text);
-        MaskKey::new(&self.core, &self.state, &self.text, self.at_sequence_start(), self.is_complete(), indent)
+        MaskKey::new(&self.core, &self.state, &self.text, self.at_sequence_start(), self.is_complete())
+    }
+
+    /// The exact mask of the current key, from the cache or built (and cached).
+    fn exact_mask(&self) -> Result<Arc<ExactMask>, StoreError> {
+        let key = self.key();
+        if let Some(mask) = self.cache.get(&key) {
+            return Ok(mask);
+        }
+        let table = match self.cache.table(&key.lexical) {
+            Some(table) => table,
+            None => {
+                let order = self.cache.byte_order(|| exact::byte_order(&self.core));
+                let table = Arc::new(LexTable::build(&self.core, &key.lexical, &self.state, &self.text, order)?);
+                self.cache.insert_table(key.lexical.clone(), Arc::clone(&table));
+                table
+            }
+        };
+        let mask = Arc::new(ExactMask::build(&self.core, &key, table, |id| self.first_token_allowed(id)));
+        self.cache.insert(key, Arc::clone(&mask));
+        Ok(mask)
+    }
+
+    /// Groups of tokens the next fill checks against the parser (tokens crossing more than one
+    /// lexeme boundary, indentation newlines), for benchmarks.
+    pub fn checked_groups(&self) -> Result<usize, SessionError> {
+        Ok(if self.finished { 0 } else { self.exact_mask()?.n_checked() })
     }
 
     /// Fills `out` (exactly [`Session::bitmask_words`] words) with the allowed tokens: bit
@@ -320,32 +344,59 @@ impl<'a> Session<'a> {
             out.fill(0);
             return Ok(());
         }
-        let key = self.key();
-        if let Some(row) = self.cache.get(&key) {
-            out.copy_from_slice(&row);
-            return Ok(());
+        match self.exact_mask() {
+            Ok(mask) => {
+                mask.fill(&self.core, &self.state, &self.text, out, |id| self.token_bytes(id).is_some_and(|b| self.viable_with(b)));
+                Ok(())
+            }
+            Err(e) => {
+                out.fill(0);
+                Err(e.into())
+            }
         }
-        let recipe = key.recipe(&self.core, |id| self.first_token_allowed(id));
-        let groups = recipe.needs_indent_groups().then(|| self.indent_groups());
-        if let Err(e) = recipe.fill(&self.core, groups, out) {
-            out.fill(0);
-            return Err(e.into());
+    }
+
+    /// The length-2 superset's recipe, and the tokens it allows that the session refuses (a
+    /// row). The session must not be finished.
+    fn superset_refused(&self) -> Result<(key::Recipe, Vec<u32>), SessionError> {
+        let recipe = self.key().recipe(&self.core, |id| self.first_token_allowed(id));
+        let words = self.bitmask_words();
+        let (mut refused, mut exact) = (vec![0u32; words], vec![0u32; words]);
+        recipe.fill(&self.core, &mut refused)?;
+        self.fill(&mut exact)?;
+        row::subtract(&mut refused, &exact);
+        Ok((recipe, refused))
+    }
+
+    /// How many tokens SynCode's length-2 superset would allow here that the session refuses,
+    /// by cause (what `syncodec audit` reports to explain the exact masks).
+    pub fn superset_causes(&mut self) -> Result<SupersetCauses, SessionError> {
+        if self.finished {
+            return Ok(SupersetCauses::default());
         }
-        self.cache.insert(key, Arc::from(&*out));
-        Ok(())
+        let (_, refused) = self.superset_refused()?;
+        Ok(self.exact_mask()?.table().causes(&refused))
     }
 
     /// The next mask as a compact description instead of a bitmask row: the stored masks to
-    /// union, then token ids to set and ids to clear (EOS; first-position fixes; impossible
-    /// indentations). What a device-resident mask store needs per step: a few ids instead of
-    /// `width / 8` bytes. [`MaskDescription::build_row`] gives [`Session::fill_bitmask`]'s row.
+    /// union, then token ids to set and ids to clear (EOS; first-position fixes; the tokens of
+    /// the length-2 superset that are not viable). What a device-resident mask store needs per
+    /// step: a few ids instead of `width / 8` bytes. [`MaskDescription::build_row`] gives
+    /// [`Session::fill_bitmask`]'s row.
     pub fn describe_mask(&mut self) -> Result<MaskDescription, SessionError> {
         if self.finished {
             return Ok(MaskDescription::default());
         }
-        let recipe = self.key().recipe(&self.core, |id| self.first_token_allowed(id));
-        let groups = recipe.needs_indent_groups().then(|| self.indent_groups());
-        Ok(recipe.describe(groups))
+        let (recipe, refused) = self.superset_refused()?;
+        let mut clear: Vec<u32> = recipe.clear.iter().map(|t| t.raw()).collect();
+        clear.extend(row::iter_ones(&refused).map(|t| t as u32));
+        clear.sort_unstable();
+        clear.dedup();
+        Ok(MaskDescription {
+            masks: recipe.masks.iter().map(|m| m.raw()).collect(),
+            tokens: recipe.set.iter().map(|t| t.raw()).collect(),
+            clear,
+        })
     }
 }
 
