@@ -45,6 +45,9 @@ class Refusal:
     position: int
     token_id: int
     text_before: bytes
+    #: Whether the mask allowed the token (True: a false-allowed token of a superset mask;
+    #: False would mean the mask was not applied to the logits that were sampled).
+    in_mask: bool
 
 
 @dataclass
@@ -79,7 +82,7 @@ class GrammarLogitsProcessor(_Base):
         if not isinstance(artifact, Artifact):
             artifact = Artifact.open(artifact)
         if check_tokenizer and tokenizer is not None:
-            artifact.check_tokenizer(tokenizer_json(tokenizer))
+            _check_tokenizer(artifact, tokenizer)
         if prompt_len < 0:
             raise ValueError(f"prompt_len must be >= 0, not {prompt_len}")
         self.artifact = artifact
@@ -132,7 +135,8 @@ class GrammarLogitsProcessor(_Base):
             if row.matcher.is_terminated():
                 break
             if not row.matcher.accept_token(token):
-                self.refusals.append(Refusal(index, position, token, row.matcher.text))
+                in_mask = token in set(row.matcher.allowed_token_ids())
+                self.refusals.append(Refusal(index, position, token, row.matcher.text, in_mask))
                 warnings.warn(
                     f"syncodec: row {index} sampled token {token} at position {position}, which the grammar refuses "
                     "(the mask allowed it: masks are a superset of the valid tokens); this row now only allows EOS",
@@ -180,6 +184,19 @@ class GrammarLogitsProcessor(_Base):
         if target is not scores:
             scores.copy_(target)
         return scores
+
+
+_checked: dict = {}
+
+
+def _check_tokenizer(artifact: Artifact, tokenizer: Any) -> None:
+    """``artifact.check_tokenizer`` once per (artifact vocabulary, tokenizer JSON): loading a
+    tokenizer.json takes a second or more, and generate is called many times."""
+    text = tokenizer_json(tokenizer)
+    key = (artifact.vocab_hash, artifact.vocab_size, tuple(artifact.eos_token_ids), hash(text), len(text))
+    if key not in _checked:
+        artifact.check_tokenizer(text)
+        _checked[key] = True
 
 
 def _bit(k: int) -> int:

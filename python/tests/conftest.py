@@ -70,3 +70,14 @@ def own_vocab() -> dict[str, int]:
     import json
 
     return json.loads(OWN_TOKENIZER.read_text())["model"]["vocab"]
+
+
+# Lines the tests want in the terminal summary (the HF generation counts).
+SUMMARY: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SUMMARY:
+        terminalreporter.section("syncodec summary")
+        for line in SUMMARY:
+            terminalreporter.write_line(line)
