@@ -6,7 +6,8 @@
 //! - the compiler library is a library: it depends on neither the runtime nor the command-line
 //!   crates (clap, indicatif, annotate-snippets) nor the oracles;
 //! - nothing but the CLI depends on the CLI crate, and nothing below the oracles uses them
-//!   (`compiler -> artifacts <- runtime <- cuda`; the CLI and the oracles sit on top).
+//!   (`compiler -> artifacts <- runtime <- cuda`; the CLI, the oracles and the Python package sit
+//!   on top).
 
 use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
@@ -108,6 +109,7 @@ fn cli_and_oracles_sit_on_top() {
     let g = Graph::load();
     for package in ["syncodec", "syncodec-runtime", "syncodec-artifacts", "syncodec-cuda", "syncodec-oracles"] {
         assert!(!g.closure(package).contains("syncodec-cli"), "{package} depends on the CLI crate");
+        assert!(!g.closure(package).contains("syncodec-python"), "{package} depends on the Python extension crate");
     }
     let oracles = g.direct("syncodec-oracles");
     assert!(oracles.contains("syncodec") && oracles.contains("syncodec-runtime"), "the oracles use both sides: {oracles:?}");
