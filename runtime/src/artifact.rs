@@ -440,17 +440,7 @@ mod tests {
     fn with_vocabulary(hash: [u8; 32], flags: u32) -> Vec<u8> {
         use syncodec_artifacts::schema::{MaskStore, Payload, Vocabulary, MASK_SPARSE, NONE};
         let grammar = testing::grammar("tiny", &[("start", &["NAME"])], false);
-        let mut state_base = Vec::new();
-        let mut n_states = 0u32;
-        for t in &grammar.terminals {
-            match &t.dfa {
-                Some(d) => {
-                    state_base.push(n_states);
-                    n_states += d.n_states;
-                }
-                None => state_base.push(NONE),
-            }
-        }
+        let (state_base, n_states) = testing::state_base(&grammar);
         let mut live = vec![NONE; n_states as usize];
         live[1] = 0;
         let vocab = Vocabulary {

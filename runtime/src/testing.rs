@@ -403,10 +403,9 @@ pub fn blocks() -> Artifact {
     Artifact::from_bytes(&blocks_bytes()).unwrap()
 }
 
-/// `grammar` with a vocabulary of `tokens` (ids in order) followed by one EOS id, and a mask store
-/// whose masks are all empty: enough for a session's `accept_token` and `rollback`, whose checks
-/// are exact and never read the store (its masks are not meaningful).
-pub fn with_tokens(grammar: CompiledGrammar, tokens: &[&str]) -> Artifact {
+/// The mask store's global numbering of `grammar`'s DFA states: terminal t's state q is
+/// `state_base[t] + q` (`NONE` for a terminal without a DFA), and the total count.
+pub fn state_base(grammar: &CompiledGrammar) -> (Vec<u32>, u32) {
     let mut state_base = Vec::new();
     let mut n_states = 0u32;
     for terminal in &grammar.terminals {
@@ -418,6 +417,14 @@ pub fn with_tokens(grammar: CompiledGrammar, tokens: &[&str]) -> Artifact {
             None => state_base.push(NONE),
         }
     }
+    (state_base, n_states)
+}
+
+/// `grammar` with a vocabulary of `tokens` (ids in order) followed by one EOS id, and a mask store
+/// whose masks are all empty: enough for a session's `accept_token` and `rollback`, whose checks
+/// are exact and never read the store (its masks are not meaningful).
+pub fn with_tokens(grammar: CompiledGrammar, tokens: &[&str]) -> Artifact {
+    let (state_base, n_states) = state_base(&grammar);
     let mut token_offsets = vec![0u32];
     let mut token_bytes = Vec::new();
     for token in tokens.iter().chain(std::iter::once(&"<eos>")) {
